@@ -1,0 +1,109 @@
+# tapwarden — top-level, non-recursive GNU Makefile.
+# Honours CC, CFLAGS, CPPFLAGS, LDFLAGS, PREFIX, DESTDIR.  Objects go to $(B).
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DATADIR ?= $(PREFIX)/share/tapwarden
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+B       ?= build
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+
+WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
+PKGS    := libpcap jansson libxxhash nettle
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+ALL_CPPFLAGS := -D_GNU_SOURCE -DTW_DATADIR='"$(DATADIR)"' -Iagent -Icommon $(PKG_CFLAGS) $(CPPFLAGS)
+ALL_CFLAGS   := -std=c11 $(WARN) $(CFLAGS)
+DEPFLAGS      = -MMD -MP
+
+# The agent's pure core: everything in agent/ and common/ except the files
+# that do I/O (listed in AGENT_IO) and main.c.  Unit tests and fuzz targets
+# link only the core.
+AGENT_IO    := agent/main.c agent/capture.c agent/output.c
+CORE_SRCS   := $(filter-out $(AGENT_IO),$(wildcard agent/*.c)) $(wildcard common/*.c)
+CORE_OBJS   := $(CORE_SRCS:%.c=$(B)/%.o)
+AGENT_OBJS  := $(patsubst %.c,$(B)/%.o,$(wildcard $(AGENT_IO)))
+
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
+
+.PHONY: all clean install check unit unit-asan golden fuzz fuzz-smoke integration bench demo deps
+all: $(B)/tapwarden-agent
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(B)/libtwcore.a: $(CORE_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/tapwarden-agent: $(AGENT_OBJS) $(B)/libtwcore.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(AGENT_OBJS) $(B)/libtwcore.a $(PKG_LIBS) -lm
+
+$(B)/tests/%: tests/unit/%.c $(B)/libtwcore.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) -Itests/unit $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libtwcore.a $(CMOCKA_LIBS) $(PKG_LIBS) -lm
+
+# ---- tests -----------------------------------------------------------------
+# make check: unit tests (plain and under ASan+UBSan), golden corpora, fuzz
+# smoke runs, and the namespace integration tests (root).
+check: unit unit-asan golden fuzz-smoke integration
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+unit-asan:
+	$(MAKE) --no-print-directory B=build/asan CC=clang \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" unit
+
+golden: $(B)/tapwarden-agent
+	TW_AGENT=$(B)/tapwarden-agent python3 tests/golden/run.py
+
+integration: $(B)/tapwarden-agent
+	TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/integration/run.sh
+
+# libFuzzer targets: the core is rebuilt with coverage instrumentation.
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+fuzz-build:
+	$(MAKE) --no-print-directory B=build/fuzzcore CC=$(FUZZ_CC) CFLAGS="$(FUZZ_CFLAGS)" build/fuzzcore/libtwcore.a
+	$(MAKE) --no-print-directory $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzzbin/%)
+
+build/fuzzbin/%: tests/fuzz/%.c build/fuzzcore/libtwcore.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(ALL_CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< build/fuzzcore/libtwcore.a $(PKG_LIBS) -lm
+
+fuzz-smoke: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$${FUZZ_SECONDS_LONG:-1800} bash tests/fuzz/run.sh
+
+bench: $(B)/tapwarden-agent
+	TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/bench/run.sh
+
+deps:
+	bash .ci/deps
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/policies $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(B)/tapwarden-agent $(DESTDIR)$(SBINDIR)/tapwarden-agent
+	install -m 0644 policies/shorteners.txt $(DESTDIR)$(DATADIR)/policies/shorteners.txt
+	install -m 0644 doc/tapwarden-agent.8 $(DESTDIR)$(MANDIR)/man8/tapwarden-agent.8
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)
