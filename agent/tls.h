@@ -34,6 +34,8 @@ struct tls_hello {
 	uint16_t extensions[TLS_MAX_LIST]; uint16_t n_extensions; /* non-GREASE, in order */
 	uint16_t sig_algs[TLS_MAX_LIST];  uint16_t n_sig_algs;
 	uint16_t groups[TLS_MAX_LIST];    uint16_t n_groups;
+	bool lists_capped;           /* a list passed TLS_MAX_LIST: JA4 counts stay exact,
+	                                its hashes cover the kept entries only */
 	char ja4[48];                /* e.g. "t13d1516h2_8daaf6152771_e5627efa2ab1" */
 };
 
