@@ -507,6 +507,8 @@ enum tls_result tls_parse_client_hello(const uint8_t *buf, size_t len, struct tl
 
 	memset(out, 0, sizeof(*out));
 	r = tls_check_complete(buf, len);
+	if (r == TLS_NEED_MORE && len >= TLS_MAX_STREAM)
+		return TLS_ERROR;
 	if (r != TLS_DONE)
 		return r;
 

@@ -16,6 +16,10 @@
 
 #define TLS_MAX_LIST 128   /* ciphers / extensions / sig algs kept */
 #define TLS_MAX_HELLO 65536 /* a ClientHello larger than this is an error */
+/* Stream bytes a caller needs to buffer at most: from this length on the
+ * answer is never TLS_NEED_MORE (a hello not complete by then, e.g. cut
+ * into very many tiny records, is TLS_ERROR). */
+#define TLS_MAX_STREAM (TLS_MAX_HELLO + 4096)
 
 enum tls_result {
 	TLS_NEED_MORE = 0,   /* a prefix of a plausible ClientHello: feed more */

@@ -524,6 +524,19 @@ static void test_errors(void **state)
 		assert_int_equal(tls_parse_client_hello(buf, m, &out), TLS_ERROR);
 	}
 
+	/* a hello that is not complete within TLS_MAX_STREAM bytes */
+	{
+		static uint8_t big[6 * 12000];
+		static uint8_t hs[TLS_MAX_HELLO + 4];
+		size_t m;
+
+		hs[0] = 1; hs[1] = 0x01; hs[2] = 0x00; hs[3] = 0x00;   /* 65536 bytes */
+		m = wrap_records(hs, 12000, 1, big);                  /* 1-byte records */
+		assert_true(m >= TLS_MAX_STREAM);
+		assert_int_equal(tls_parse_client_hello(big, TLS_MAX_STREAM - 1, &out), TLS_NEED_MORE);
+		assert_int_equal(tls_parse_client_hello(big, TLS_MAX_STREAM, &out), TLS_ERROR);
+	}
+
 	/* extensions length disagrees with the handshake length */
 	memcpy(buf, hello_synth, n);
 	/* hello_synth: 5 rec + 4 hs + 2 ver + 32 rnd + 1+32 sid + 2+62 ciphers + 2 comp = 142 */
