@@ -315,8 +315,8 @@ static void tls_data(struct session *s, const uint8_t *buf, size_t len)
 	if (s->tls_done)
 		return;
 	size_t want = s->tls_len + len;
-	if (want > TLS_MAX_HELLO + 5)
-		want = TLS_MAX_HELLO + 5;
+	if (want > TLS_MAX_STREAM)
+		want = TLS_MAX_STREAM;
 	if (want > s->tls_len) {
 		uint8_t *p = realloc(s->tls_buf, want);
 		if (!p) {
@@ -330,7 +330,7 @@ static void tls_data(struct session *s, const uint8_t *buf, size_t len)
 	}
 	struct tls_hello hello;
 	enum tls_result r = tls_parse_client_hello(s->tls_buf, s->tls_len, &hello);
-	if (r == TLS_NEED_MORE && s->tls_len < TLS_MAX_HELLO + 5)
+	if (r == TLS_NEED_MORE && s->tls_len < TLS_MAX_STREAM)
 		return;
 	if (r == TLS_DONE) {
 		s->tls = malloc(sizeof(*s->tls));
