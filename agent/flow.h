@@ -63,6 +63,11 @@ struct flow_counters {
 	uint64_t buffered_bytes;     /* current out-of-order bytes held */
 	uint64_t buffered_bytes_peak;
 	uint64_t late_packets;       /* packets for a flow already closed, dropped */
+	/* appended after the first interface draft: */
+	uint64_t rst_ignored;        /* RST too far from the expected seq: ignored */
+	uint64_t out_of_window;      /* segments starting > 1 GiB past the expected seq: dropped */
+	uint64_t flows_reopened;     /* new flow on a 4-tuple still in the table (port reuse,
+				      * or data after a FIN/RST of the same sender) */
 };
 
 /* What the open callback learns about a new flow. */
