@@ -1,0 +1,712 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * html: a small, forgiving HTML tokenizer in the spirit of the WHATWG
+ * states (data, tag open, tag name, attributes, comments, raw text of
+ * script/style), driven byte by byte with bulk fast paths.  It never
+ * builds a tree, never recurses and keeps fixed-size buffers only; names
+ * and values longer than the caps are cut.  Pure code (agent process,
+ * parser side).
+ */
+#include "html.h"
+
+#include <string.h>
+
+enum html_state {
+	H_DATA = 0,
+	H_ENTITY,
+	H_TAG_OPEN,
+	H_END_OPEN,
+	H_TAG_NAME,
+	H_BEFORE_ATTR,
+	H_ATTR_NAME,
+	H_AFTER_ATTR_NAME,
+	H_BEFORE_VALUE,
+	H_VALUE_Q,
+	H_VALUE_UQ,
+	H_BANG,
+	H_COMMENT,
+	H_BOGUS,
+	H_RAW,
+};
+
+enum { RAW_NONE = 0, RAW_SCRIPT, RAW_STYLE };
+
+enum { A_NONE = 0, A_HREF, A_SRC, A_REL, A_EQUIV, A_CONTENT };
+
+static inline bool html_wsp(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+static inline bool html_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static inline bool html_alnum(char c)
+{
+	return html_alpha(c) || (c >= '0' && c <= '9');
+}
+
+static inline char html_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
+}
+
+void html_init(struct html *h, struct fp_state *fp, struct links *links)
+{
+	memset(h, 0, sizeof(*h));
+	h->fp = fp;
+	h->links = links;
+	h->imp_len = -1;
+}
+
+static void html_text(struct html *h, const char *s, size_t n)
+{
+	fp_feed(h->fp, s, n);
+	links_text(h->links, s, n);
+}
+
+/* ---- character references ------------------------------------------ */
+
+struct html_named {
+	const char *name;
+	const char *utf8;
+};
+
+/* The references that carry words in real mail; invisible ones decode to
+ * nothing so that "vi&zwnj;agra" reads as one word. */
+static const struct html_named html_names[] = {
+	{ "amp", "&" }, { "lt", "<" }, { "gt", ">" }, { "quot", "\"" }, { "apos", "'" },
+	{ "nbsp", " " }, { "ensp", " " }, { "emsp", " " }, { "thinsp", " " },
+	{ "zwnj", "" }, { "zwj", "" }, { "shy", "" }, { "lrm", "" }, { "rlm", "" },
+	{ "copy", "\xc2\xa9" }, { "reg", "\xc2\xae" }, { "trade", "\xe2\x84\xa2" },
+	{ "euro", "\xe2\x82\xac" }, { "pound", "\xc2\xa3" }, { "yen", "\xc2\xa5" },
+	{ "cent", "\xc2\xa2" }, { "hellip", "\xe2\x80\xa6" }, { "mdash", "\xe2\x80\x94" },
+	{ "ndash", "\xe2\x80\x93" }, { "lsquo", "\xe2\x80\x98" }, { "rsquo", "\xe2\x80\x99" },
+	{ "ldquo", "\xe2\x80\x9c" }, { "rdquo", "\xe2\x80\x9d" }, { "laquo", "\xc2\xab" },
+	{ "raquo", "\xc2\xbb" }, { "middot", "\xc2\xb7" }, { "bull", "\xe2\x80\xa2" },
+};
+
+/* UTF-8 of code point cp into out (4 bytes); returns the length.
+ * Spaces and invisible characters are normalised as for named refs. */
+static size_t html_cp_utf8(uint32_t cp, char out[4])
+{
+	if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		cp = 0xfffd;
+	if (cp == 0xa0 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x202f || cp == 0x3000) {
+		out[0] = ' ';
+		return 1;
+	}
+	if (cp == 0xad || (cp >= 0x200b && cp <= 0x200f) || cp == 0x2060 || cp == 0xfeff)
+		return 0;
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* Decode the reference name e[0..n) (without '&' and ';') into out (at
+ * least 4 bytes).  Returns the length, or -1 if it is not known. */
+static int html_ref(const char *e, size_t n, char out[4])
+{
+	size_t i;
+
+	if (n >= 2 && e[0] == '#') {
+		uint32_t cp = 0;
+		bool hex = e[1] == 'x' || e[1] == 'X';
+
+		i = hex ? 2 : 1;
+		if (i >= n)
+			return -1;
+		for (; i < n; i++) {
+			char c = html_lower(e[i]);
+			uint32_t d;
+
+			if (c >= '0' && c <= '9')
+				d = (uint32_t)(c - '0');
+			else if (hex && c >= 'a' && c <= 'f')
+				d = (uint32_t)(c - 'a' + 10);
+			else
+				return -1;
+			cp = cp * (hex ? 16 : 10) + d;
+			if (cp > 0x10ffff)
+				cp = 0x110000;   /* saturate: stays invalid */
+		}
+		return (int)html_cp_utf8(cp, out);
+	}
+	for (i = 0; i < sizeof(html_names) / sizeof(html_names[0]); i++) {
+		size_t l = strlen(html_names[i].name);
+
+		if (l == n && memcmp(e, html_names[i].name, n) == 0) {
+			l = strlen(html_names[i].utf8);
+			memcpy(out, html_names[i].utf8, l);
+			return (int)l;
+		}
+	}
+	return -1;
+}
+
+size_t html_decode_entities(char *buf, size_t len)
+{
+	size_t r = 0, w = 0;
+
+	while (r < len) {
+		size_t s, e;
+		char dec[4];
+		int k;
+
+		if (buf[r] != '&') {
+			buf[w++] = buf[r++];
+			continue;
+		}
+		s = r + 1;
+		for (e = s; e < len && e - s < HTML_ENTITY_MAX && (html_alnum(buf[e]) || buf[e] == '#'); e++)
+			;
+		k = html_ref(buf + s, e - s, dec);
+		if (k < 0) {
+			buf[w++] = buf[r++];
+			continue;
+		}
+		/* the reference is at least as long as its UTF-8 (see html_cp_utf8) */
+		memcpy(buf + w, dec, (size_t)k);
+		w += (size_t)k;
+		r = (e < len && buf[e] == ';') ? e + 1 : e;
+	}
+	return w;
+}
+
+/* End of a reference in text: decoded, or given back as it was. */
+static void html_entity_end(struct html *h, bool semi)
+{
+	char dec[4];
+	int k = html_ref(h->ent, h->ent_len, dec);
+
+	if (k >= 0) {
+		if (k > 0)
+			html_text(h, dec, (size_t)k);
+	} else {
+		html_text(h, "&", 1);
+		html_text(h, h->ent, h->ent_len);
+		if (semi)
+			html_text(h, ";", 1);
+	}
+	h->ent_len = 0;
+	h->state = H_DATA;
+}
+
+/* ---- tags ----------------------------------------------------------- */
+
+static bool html_tag_is(const struct html *h, const char *name)
+{
+	return h->tag_len < HTML_NAME_MAX && strcmp(h->tag, name) == 0;
+}
+
+/* Inline formatting tags do not separate words ("<b>W</b>ord"). */
+static bool html_tag_inline(const struct html *h)
+{
+	static const char *const inl[] = {
+		"a", "abbr", "acronym", "b", "bdi", "bdo", "big", "cite", "code", "data",
+		"del", "dfn", "em", "font", "i", "ins", "kbd", "mark", "o:p", "q", "s",
+		"samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt",
+		"u", "var", "wbr",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(inl) / sizeof(inl[0]); i++)
+		if (html_tag_is(h, inl[i]))
+			return true;
+	return false;
+}
+
+static void html_name_add(char *buf, uint8_t *len, char c)
+{
+	if (*len < HTML_NAME_MAX - 1) {
+		buf[*len] = html_lower(c);
+		buf[*len + 1] = '\0';
+	}
+	if (*len < HTML_NAME_MAX)
+		(*len)++;
+}
+
+static void html_tag_start(struct html *h, bool end_tag)
+{
+	h->end_tag = end_tag;
+	h->tag_len = 0;
+	h->tag[0] = '\0';
+	h->t_rel_css = h->t_refresh = h->t_href_remote = false;
+	h->murl_len = 0;
+}
+
+static bool html_has_prefix_ci(const char *s, size_t n, const char *p)
+{
+	size_t i;
+
+	for (i = 0; p[i]; i++)
+		if (i >= n || html_lower(s[i]) != p[i])
+			return false;
+	return true;
+}
+
+static void html_trim(const char **s, size_t *n)
+{
+	while (*n && html_wsp(**s)) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n && html_wsp((*s)[*n - 1]))
+		(*n)--;
+}
+
+static bool html_remote(const char *s, size_t n)
+{
+	html_trim(&s, &n);
+	return html_has_prefix_ci(s, n, "http:") || html_has_prefix_ci(s, n, "https:") ||
+	       html_has_prefix_ci(s, n, "//");
+}
+
+static void html_attr_begin_value(struct html *h)
+{
+	h->val_len = 0;
+	h->attr_kind = A_NONE;
+	if (h->attr_len >= HTML_NAME_MAX)
+		return;
+	if (strcmp(h->attr, "href") == 0)
+		h->attr_kind = A_HREF;
+	else if (strcmp(h->attr, "src") == 0)
+		h->attr_kind = A_SRC;
+	else if (strcmp(h->attr, "rel") == 0)
+		h->attr_kind = A_REL;
+	else if (strcmp(h->attr, "http-equiv") == 0)
+		h->attr_kind = A_EQUIV;
+	else if (strcmp(h->attr, "content") == 0 && html_tag_is(h, "meta"))
+		h->attr_kind = A_CONTENT;
+}
+
+static void html_val_add(struct html *h, const char *s, size_t n)
+{
+	size_t room;
+
+	if (h->attr_kind == A_NONE || h->val_len >= HTML_VALUE_MAX)
+		return;
+	room = HTML_VALUE_MAX - h->val_len;
+	if (n > room)
+		n = room;
+	memcpy(h->val + h->val_len, s, n);
+	h->val_len += (uint32_t)n;
+}
+
+/* An attribute ended (with or without a value): act on the ones we know. */
+static void html_attr_done(struct html *h)
+{
+	const char *v = h->val, *p;
+	size_t n;
+
+	if (h->attr_kind == A_NONE)
+		goto out;
+	n = html_decode_entities(h->val, h->val_len);
+	switch (h->attr_kind) {
+	case A_HREF:
+		h->t_href_remote = html_remote(v, n);
+		links_add_url(h->links, v, n);
+		break;
+	case A_SRC:
+		links_add_url(h->links, v, n);
+		break;
+	case A_REL:
+		for (p = v; p + 10 <= v + n; p++)
+			if (html_has_prefix_ci(p, (size_t)(v + n - p), "stylesheet")) {
+				h->t_rel_css = true;
+				break;
+			}
+		break;
+	case A_EQUIV:
+		html_trim(&v, &n);
+		h->t_refresh = n == 7 && html_has_prefix_ci(v, n, "refresh");
+		break;
+	case A_CONTENT:
+		/* "5; url=http://example/" */
+		for (p = v; p + 4 <= v + n; p++) {
+			if (!html_has_prefix_ci(p, (size_t)(v + n - p), "url="))
+				continue;
+			p += 4;
+			n = (size_t)(v + n - p);
+			while (n && (html_wsp(*p) || *p == '\'' || *p == '"')) {
+				p++;
+				n--;
+			}
+			while (n && (html_wsp(p[n - 1]) || p[n - 1] == '\'' || p[n - 1] == '"'))
+				n--;
+			if (n > HTML_MURL_MAX)
+				n = HTML_MURL_MAX;
+			memcpy(h->murl, p, n);
+			h->murl_len = (uint16_t)n;
+			break;
+		}
+		break;
+	default:
+		break;
+	}
+out:
+	h->attr_kind = A_NONE;
+	h->attr_len = 0;
+	h->attr[0] = '\0';
+	h->val_len = 0;
+}
+
+/* '>' of a tag: set flags, separate words, enter raw text if needed. */
+static void html_tag_done(struct html *h)
+{
+	h->state = H_DATA;
+	if (!h->end_tag) {
+		if (html_tag_is(h, "script")) {
+			h->flags.script = true;
+			h->raw = RAW_SCRIPT;
+		} else if (html_tag_is(h, "style")) {
+			h->raw = RAW_STYLE;
+			h->imp_len = -1;
+		} else if (html_tag_is(h, "iframe") || html_tag_is(h, "frame")) {
+			h->flags.iframe = true;
+		} else if (html_tag_is(h, "form")) {
+			h->flags.form = true;
+		} else if (html_tag_is(h, "object") || html_tag_is(h, "embed") ||
+			   html_tag_is(h, "applet")) {
+			h->flags.object = true;
+		} else if (html_tag_is(h, "meta") && h->t_refresh) {
+			h->flags.meta_refresh = true;
+			if (h->murl_len)
+				links_add_url(h->links, h->murl, h->murl_len);
+		} else if (html_tag_is(h, "link") && h->t_rel_css && h->t_href_remote) {
+			h->flags.external_css = true;
+		}
+		if (h->raw != RAW_NONE) {
+			h->state = H_RAW;
+			h->raw_match = 0;
+		}
+	}
+	if (!html_tag_inline(h))
+		fp_feed(h->fp, " ", 1);
+	links_text_break(h->links);
+}
+
+/* "@import url(http://...)" or "@import 'https://...'" inside <style>. */
+static void html_import_check(struct html *h)
+{
+	const char *p = h->imp;
+	size_t n = h->imp_len > 0 ? (size_t)h->imp_len : 0;
+
+	h->imp_len = -1;
+	if (!html_has_prefix_ci(p, n, "import"))
+		return;
+	p += 6;
+	n -= 6;
+	while (n && html_wsp(*p)) {
+		p++;
+		n--;
+	}
+	if (html_has_prefix_ci(p, n, "url(")) {
+		p += 4;
+		n -= 4;
+		while (n && html_wsp(*p)) {
+			p++;
+			n--;
+		}
+	}
+	if (n && (*p == '"' || *p == '\'')) {
+		p++;
+		n--;
+	}
+	if (html_remote(p, n))
+		h->flags.external_css = true;
+}
+
+/* Raw text of script/style from s[i]; returns the index after what was
+ * consumed (the end tag's name switches to H_TAG_NAME). */
+static size_t html_raw(struct html *h, const char *s, size_t n, size_t i)
+{
+	const char *pat = h->raw == RAW_SCRIPT ? "</script" : "</style";
+	size_t plen = h->raw == RAW_SCRIPT ? 8 : 7;
+
+	while (i < n) {
+		char c;
+
+		if (h->raw_match == 0 && h->raw == RAW_SCRIPT) {
+			const char *lt = memchr(s + i, '<', n - i);
+
+			if (!lt)
+				return n;
+			i = (size_t)(lt - s);
+		}
+		c = s[i++];
+		if (h->raw == RAW_STYLE) {
+			if (h->imp_len >= 0) {
+				if (c == ';' || c == '\n' || c == '<' || c == '{' || c == '}' ||
+				    h->imp_len >= HTML_IMPORT_MAX)
+					html_import_check(h);
+				else
+					h->imp[h->imp_len++] = html_lower(c);
+			}
+			if (c == '@')
+				h->imp_len = 0;
+		}
+		if (html_lower(c) == pat[h->raw_match]) {
+			if (++h->raw_match == plen) {
+				if (h->imp_len >= 0)
+					html_import_check(h);
+				html_tag_start(h, true);
+				memcpy(h->tag, pat + 2, plen - 1);   /* with its NUL */
+				h->tag_len = (uint8_t)(plen - 2);
+				h->raw = RAW_NONE;
+				h->raw_match = 0;
+				h->state = H_TAG_NAME;
+				return i;
+			}
+		} else {
+			h->raw_match = c == '<' ? 1 : 0;
+		}
+	}
+	return i;
+}
+
+void html_feed(struct html *h, const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		char c = s[i];
+
+		switch (h->state) {
+		case H_DATA: {
+			size_t j = i;
+
+			while (j < n && s[j] != '<' && s[j] != '&')
+				j++;
+			if (j > i)
+				html_text(h, s + i, j - i);
+			if (j >= n)
+				return;
+			if (s[j] == '<') {
+				h->state = H_TAG_OPEN;
+			} else {
+				h->state = H_ENTITY;
+				h->ent_len = 0;
+			}
+			i = j + 1;
+			break;
+		}
+		case H_ENTITY:
+			if ((html_alnum(c) || c == '#') && h->ent_len < HTML_ENTITY_MAX) {
+				h->ent[h->ent_len++] = c;
+				i++;
+			} else if (c == ';') {
+				html_entity_end(h, true);
+				i++;
+			} else {
+				html_entity_end(h, false);   /* c is read again as text */
+			}
+			break;
+		case H_TAG_OPEN:
+			if (html_alpha(c)) {
+				html_tag_start(h, false);
+				html_name_add(h->tag, &h->tag_len, c);
+				h->state = H_TAG_NAME;
+				i++;
+			} else if (c == '/') {
+				h->state = H_END_OPEN;
+				i++;
+			} else if (c == '!') {
+				h->state = H_BANG;
+				h->dashes = 0;
+				i++;
+			} else if (c == '?') {
+				h->state = H_BOGUS;
+				i++;
+			} else {
+				html_text(h, "<", 1);
+				h->state = H_DATA;
+			}
+			break;
+		case H_END_OPEN:
+			if (html_alpha(c)) {
+				html_tag_start(h, true);
+				html_name_add(h->tag, &h->tag_len, c);
+				h->state = H_TAG_NAME;
+			} else {
+				h->state = c == '>' ? H_DATA : H_BOGUS;
+			}
+			i++;
+			break;
+		case H_TAG_NAME:
+			if (html_wsp(c) || c == '/')
+				h->state = H_BEFORE_ATTR;
+			else if (c == '>')
+				html_tag_done(h);
+			else
+				html_name_add(h->tag, &h->tag_len, c);
+			i++;
+			break;
+		case H_BEFORE_ATTR:
+			if (c == '>') {
+				html_tag_done(h);
+			} else if (!html_wsp(c) && c != '/') {
+				h->attr_len = 0;
+				html_name_add(h->attr, &h->attr_len, c);
+				h->state = H_ATTR_NAME;
+			}
+			i++;
+			break;
+		case H_ATTR_NAME:
+			if (html_wsp(c)) {
+				h->state = H_AFTER_ATTR_NAME;
+			} else if (c == '/') {
+				html_attr_done(h);
+				h->state = H_BEFORE_ATTR;
+			} else if (c == '>') {
+				html_attr_done(h);
+				html_tag_done(h);
+			} else if (c == '=') {
+				html_attr_begin_value(h);
+				h->state = H_BEFORE_VALUE;
+			} else {
+				html_name_add(h->attr, &h->attr_len, c);
+			}
+			i++;
+			break;
+		case H_AFTER_ATTR_NAME:
+			if (c == '=') {
+				html_attr_begin_value(h);
+				h->state = H_BEFORE_VALUE;
+			} else if (c == '>') {
+				html_attr_done(h);
+				html_tag_done(h);
+			} else if (c == '/') {
+				html_attr_done(h);
+				h->state = H_BEFORE_ATTR;
+			} else if (!html_wsp(c)) {
+				html_attr_done(h);
+				html_name_add(h->attr, &h->attr_len, c);
+				h->state = H_ATTR_NAME;
+			}
+			i++;
+			break;
+		case H_BEFORE_VALUE:
+			if (c == '"' || c == '\'') {
+				h->quote = c;
+				h->state = H_VALUE_Q;
+			} else if (c == '>') {
+				html_attr_done(h);
+				html_tag_done(h);
+			} else if (!html_wsp(c)) {
+				html_val_add(h, &c, 1);
+				h->state = H_VALUE_UQ;
+			}
+			i++;
+			break;
+		case H_VALUE_Q: {
+			const char *q = memchr(s + i, h->quote, n - i);
+			size_t j = q ? (size_t)(q - s) : n;
+
+			html_val_add(h, s + i, j - i);
+			i = j;
+			if (q) {
+				html_attr_done(h);
+				h->state = H_BEFORE_ATTR;
+				i++;
+			}
+			break;
+		}
+		case H_VALUE_UQ:
+			if (html_wsp(c)) {
+				html_attr_done(h);
+				h->state = H_BEFORE_ATTR;
+			} else if (c == '>') {
+				html_attr_done(h);
+				html_tag_done(h);
+			} else {
+				html_val_add(h, &c, 1);
+			}
+			i++;
+			break;
+		case H_BANG:
+			if (c == '-' && h->dashes == 0) {
+				h->dashes = 1;
+				i++;
+			} else if (c == '-') {
+				h->dashes = 0;
+				h->state = H_COMMENT;
+				i++;
+			} else {
+				h->state = H_BOGUS;   /* <!DOCTYPE ...>, <![CDATA[ ... */
+			}
+			break;
+		case H_COMMENT:
+			for (; i < n; i++) {
+				if (s[i] == '-') {
+					if (h->dashes < 2)
+						h->dashes++;
+				} else if (s[i] == '>' && h->dashes >= 2) {
+					h->state = H_DATA;
+					i++;
+					break;
+				} else {
+					h->dashes = 0;
+				}
+			}
+			break;
+		case H_BOGUS: {
+			const char *gt = memchr(s + i, '>', n - i);
+
+			if (!gt)
+				return;
+			h->state = H_DATA;
+			links_text_break(h->links);
+			i = (size_t)(gt - s) + 1;
+			break;
+		}
+		case H_RAW:
+			i = html_raw(h, s, n, i);
+			break;
+		default:
+			h->state = H_DATA;
+			break;
+		}
+	}
+}
+
+void html_finish(struct html *h)
+{
+	if (h->state == H_ENTITY)
+		html_entity_end(h, false);
+	else if (h->state == H_TAG_OPEN)
+		html_text(h, "<", 1);
+	if (h->raw == RAW_STYLE && h->imp_len >= 0)
+		html_import_check(h);
+	fp_feed(h->fp, " ", 1);
+	links_text_break(h->links);
+	h->state = H_DATA;
+	h->raw = RAW_NONE;
+	h->raw_match = 0;
+	h->dashes = 0;
+	h->attr_kind = A_NONE;
+	h->attr_len = 0;
+	h->tag_len = 0;
+	h->ent_len = 0;
+	h->imp_len = -1;
+	h->val_len = 0;
+}

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * links: find links in decoded message text and classify their hosts the
+ * way a browser would read them (so that http://3232235777/ and
+ * http://0xc0.0xa8.1.1/ are the IP literals they are).  Text tokens are
+ * collected in a fixed buffer across calls, so a link split over any
+ * number of feeds is seen exactly once.  Pure code (agent process, parser
+ * side); constant memory per message.
+ */
+#include "links.h"
+
+#include <string.h>
+
+#include <xxhash.h>
+
+static inline char links_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
+}
+
+static inline bool links_alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Bytes that end a link in plain text. */
+static inline bool links_delim(uint8_t c)
+{
+	return c <= 0x20 || c == '<' || c == '>' || c == '"' || c == '\'' || c == 0x7f;
+}
+
+static inline int links_hex(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Case-insensitive: does s[0..n) start with lower-case literal p? */
+static bool links_prefix(const char *s, size_t n, const char *p)
+{
+	size_t i;
+
+	for (i = 0; p[i]; i++)
+		if (i >= n || links_lower(s[i]) != p[i])
+			return false;
+	return true;
+}
+
+void links_init(struct links *l, const char *const *shorteners, size_t n)
+{
+	memset(l, 0, sizeof(*l));
+	l->shorteners = shorteners;
+	l->n_shorteners = shorteners ? n : 0;
+}
+
+/* One IPv4 number part as the WHATWG URL parser reads it: 0x-hex, 0-octal
+ * or decimal.  False if it is not a number or exceeds 32 bits. */
+static bool links_ipv4_part(const char *s, size_t n, uint64_t *v)
+{
+	unsigned base = 10;
+	size_t i = 0;
+	uint64_t x = 0;
+
+	if (n == 0)
+		return false;
+	if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		i = 2;
+	} else if (n >= 2 && s[0] == '0') {
+		base = 8;
+		i = 1;
+	}
+	for (; i < n; i++) {
+		int d = links_hex((uint8_t)s[i]);
+
+		if (d < 0 || (unsigned)d >= base || (base == 10 && s[i] > '9'))
+			return false;
+		x = x * base + (unsigned)d;
+		if (x > 0xffffffffULL)
+			return false;
+	}
+	*v = x;
+	return true;
+}
+
+/* Is host (lower-case, no trailing dot) an IPv4 address in any of the
+ * forms browsers accept (1 to 4 parts)? */
+static bool links_is_ipv4(const char *h, size_t n)
+{
+	uint64_t v[4];
+	size_t parts = 0, s = 0, i;
+
+	for (i = 0; i <= n; i++) {
+		if (i < n && h[i] != '.')
+			continue;
+		if (parts == 4 || !links_ipv4_part(h + s, i - s, &v[parts]))
+			return false;
+		parts++;
+		s = i + 1;
+	}
+	for (i = 0; i + 1 < parts; i++)
+		if (v[i] > 255)
+			return false;
+	return parts == 4 || v[parts - 1] < (1ULL << (8 * (5 - parts)));
+}
+
+static bool links_is_shortener(const struct links *l, const char *h, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < l->n_shorteners; i++) {
+		const char *s = l->shorteners[i];
+		size_t sl = s ? strlen(s) : 0;
+
+		if (sl == 0 || sl > n || memcmp(h + n - sl, s, sl) != 0)
+			continue;
+		if (sl == n || h[n - sl - 1] == '.')
+			return true;
+	}
+	return false;
+}
+
+/* Any label starting with the IDNA ACE prefix? */
+static bool links_has_punycode(const char *h, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 4 <= n; i++)
+		if ((i == 0 || h[i - 1] == '.') && memcmp(h + i, "xn--", 4) == 0)
+			return true;
+	return false;
+}
+
+unsigned links_classify(const struct links *l, const char *url, size_t len,
+			char host_out[LINKS_HOST_MAX])
+{
+	char host[LINKS_HOST_MAX];
+	size_t i = 0, a_end, hl = 0, h_end;
+	const char *at;
+	unsigned flags = 0;
+
+	if (host_out)
+		host_out[0] = '\0';
+	while (i < len && (uint8_t)url[i] <= 0x20)
+		i++;
+	url += i;
+	len -= i;
+	i = 0;
+	if (links_prefix(url, len, "mailto:"))
+		return LINKS_F_MAILTO;
+	if (links_prefix(url, len, "http:"))
+		i = 5;
+	else if (links_prefix(url, len, "https:"))
+		i = 6;
+	else if (links_prefix(url, len, "ftp:"))
+		i = 4;
+	else if (links_prefix(url, len, "//") || links_prefix(url, len, "\\\\"))
+		i = 2;
+	else if (!links_prefix(url, len, "www."))
+		return 0;
+	/* browsers take any run of / and \ (and drop tabs/newlines) here */
+	while (i < len && (url[i] == '/' || url[i] == '\\' || url[i] == '\t' ||
+			   url[i] == '\r' || url[i] == '\n'))
+		i++;
+	for (a_end = i; a_end < len; a_end++) {
+		char c = url[a_end];
+
+		if (c == '/' || c == '\\' || c == '?' || c == '#' || (uint8_t)c <= 0x20 ||
+		    c == '"' || c == '<' || c == '>')
+			break;
+	}
+	at = memrchr(url + i, '@', a_end - i);
+	if (at) {
+		flags |= LINKS_F_ENCODED;     /* http://bank.com@evil.example/ */
+		i = (size_t)(at - url) + 1;
+	}
+	if (i < a_end && url[i] == '[') {
+		const char *rb = memchr(url + i, ']', a_end - i);
+
+		h_end = rb ? (size_t)(rb - url) : a_end;
+		for (i++; i < h_end && hl + 1 < sizeof(host); i++)
+			host[hl++] = links_lower(url[i]);
+		flags |= LINKS_F_IP;
+	} else {
+		for (h_end = i; h_end < a_end && url[h_end] != ':'; h_end++)
+			;
+		for (; i < h_end; i++) {
+			uint8_t c = (uint8_t)url[i];
+			int h1, h2;
+
+			if (c == '%' && i + 2 < h_end && (h1 = links_hex((uint8_t)url[i + 1])) >= 0 &&
+			    (h2 = links_hex((uint8_t)url[i + 2])) >= 0) {
+				c = (uint8_t)(h1 * 16 + h2);
+				i += 2;
+				flags |= LINKS_F_ENCODED;
+			}
+			if (c >= 0x80)
+				flags |= LINKS_F_ENCODED;   /* raw IDN: homograph risk */
+			if (hl + 1 < sizeof(host))
+				host[hl++] = links_lower((char)c);
+		}
+		while (hl && host[hl - 1] == '.')
+			hl--;
+	}
+	if (hl == 0)
+		return 0;
+	host[hl] = '\0';
+	flags |= LINKS_F_LINK;
+	if (!(flags & LINKS_F_IP)) {
+		if (links_has_punycode(host, hl))
+			flags |= LINKS_F_ENCODED;
+		if (links_is_ipv4(host, hl))
+			flags |= LINKS_F_IP;
+		else if (links_is_shortener(l, host, hl))
+			flags |= LINKS_F_SHORTENER;
+	}
+	if (host_out)
+		memcpy(host_out, host, hl + 1);
+	return flags;
+}
+
+/* Remember a host; the set saturates at LINKS_SET_MAX distinct hosts. */
+static void links_host_seen(struct links *l, const char *host)
+{
+	uint64_t h = XXH3_64bits(host, strlen(host));
+	uint32_t i, k;
+
+	if (h == 0)
+		h = 1;
+	for (k = 0, i = (uint32_t)h & (LINKS_SET_SLOTS - 1); k < LINKS_SET_SLOTS;
+	     k++, i = (i + 1) & (LINKS_SET_SLOTS - 1)) {
+		if (l->set[i] == h)
+			return;
+		if (l->set[i] == 0) {
+			if (l->c.distinct_hosts >= LINKS_SET_MAX)
+				return;
+			l->set[i] = h;
+			l->c.distinct_hosts++;
+			return;
+		}
+	}
+}
+
+void links_add_url(struct links *l, const char *url, size_t len)
+{
+	char host[LINKS_HOST_MAX];
+	unsigned f = links_classify(l, url, len, host);
+
+	if (f & LINKS_F_MAILTO)
+		l->c.mailto++;
+	if (!(f & LINKS_F_LINK))
+		return;
+	l->c.count++;
+	if (f & LINKS_F_IP)
+		l->c.ip_literal++;
+	if (f & LINKS_F_ENCODED)
+		l->c.encoded_host++;
+	if (f & LINKS_F_SHORTENER)
+		l->c.shortener++;
+	links_host_seen(l, host);
+}
+
+/* A link found in text at t[s..n): it ends before the first non-ASCII
+ * byte (text around it is often CJK without spaces) and loses trailing
+ * punctuation. */
+static void links_add_text_url(struct links *l, const char *t, size_t s, size_t n)
+{
+	size_t e = s;
+
+	while (e < n && (uint8_t)t[e] < 0x80)
+		e++;
+	while (e > s && t[e - 1] && strchr(".,;:!?)]}*", t[e - 1]))
+		e--;
+	links_add_url(l, t + s, e - s);
+}
+
+/* Look for the first link in the finished token. */
+static void links_token(struct links *l)
+{
+	const char *t = l->tok;
+	size_t n = l->tok_len > LINKS_TOKEN_MAX ? LINKS_TOKEN_MAX : l->tok_len;
+	size_t i;
+
+	l->tok_len = 0;
+	if (n < 5)
+		return;
+	for (i = 0; i < n; i++) {
+		char c = t[i];
+
+		if (c == ':') {
+			size_t s;
+
+			if (i >= 6 && links_prefix(t + i - 6, 6, "mailto") &&
+			    (i == 6 || !links_alnum(t[i - 7]))) {
+				if (i + 1 < n)
+					l->c.mailto++;
+				return;
+			}
+			if (i + 2 >= n || t[i + 1] != '/' || t[i + 2] != '/')
+				continue;
+			if (i >= 5 && links_prefix(t + i - 5, 5, "https"))
+				s = i - 5;
+			else if (i >= 4 && links_prefix(t + i - 4, 4, "http"))
+				s = i - 4;
+			else if (i >= 3 && links_prefix(t + i - 3, 3, "ftp"))
+				s = i - 3;
+			else
+				continue;
+			if (s > 0 && links_alnum(t[s - 1]))
+				continue;
+			links_add_text_url(l, t, s, n);
+			return;
+		}
+		if ((c == 'w' || c == 'W') && i + 4 < n && links_prefix(t + i, 4, "www.") &&
+		    (i == 0 || (!links_alnum(t[i - 1]) && t[i - 1] != '.' && t[i - 1] != '-' &&
+				t[i - 1] != '@' && t[i - 1] != '/'))) {
+			links_add_text_url(l, t, i, n);
+			return;
+		}
+	}
+}
+
+void links_text(struct links *l, const char *text, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t j;
+
+		if (links_delim((uint8_t)text[i])) {
+			if (l->tok_len)
+				links_token(l);
+			i++;
+			continue;
+		}
+		for (j = i; j < len && !links_delim((uint8_t)text[j]); j++)
+			;
+		if (l->tok_len < LINKS_TOKEN_MAX) {
+			size_t room = LINKS_TOKEN_MAX - l->tok_len;
+			size_t k = j - i < room ? j - i : room;
+
+			memcpy(l->tok + l->tok_len, text + i, k);
+		}
+		l->tok_len += (uint32_t)((j - i) > LINKS_TOKEN_MAX ? LINKS_TOKEN_MAX + 1 : (j - i));
+		if (l->tok_len > LINKS_TOKEN_MAX)
+			l->tok_len = LINKS_TOKEN_MAX + 1;
+		i = j;
+	}
+}
+
+void links_text_break(struct links *l)
+{
+	if (l->tok_len)
+		links_token(l);
+}
