@@ -272,6 +272,27 @@ static int buf_reserve(uint8_t **buf, uint32_t *cap, size_t need, size_t limit)
 /* ---- line assembler -------------------------------------------------------- */
 
 /*
+ * Make the line view from the kept bytes of a line (at most max_line + 1 of
+ * them; overlong: more were dropped).  The one definition used by every
+ * path, so that how a line was split never changes what is delivered:
+ * trailing CRs are stripped, and the line is truncated when more than
+ * max_line bytes precede its trailing CR.
+ */
+static void line_make(const struct smtp *s, const uint8_t *kept, size_t n, bool overlong,
+		      bool cr, bool eol, struct smtp_line *out)
+{
+	const size_t max = s->lim.max_line;
+
+	out->p = kept ? kept : (const uint8_t *)"";
+	out->truncated = overlong || (n > max && kept[max] != '\r');
+	while (n > 0 && kept[n - 1] == '\r')
+		n--;
+	out->len = n > max ? max : n;
+	out->bare_lf = eol && !cr;
+	out->eol = eol;
+}
+
+/*
  * Take the next line of direction dir from [*pp, end).  Returns
  * SMTP_LR_LINE with *out filled (borrowed: points into the input or into the
  * direction's buffer, valid until line_release()) and *pp moved past the LF,
@@ -284,10 +305,9 @@ static enum smtp_lr line_next(struct smtp *s, enum smtp_dir dir, const uint8_t *
 			      const uint8_t *end, struct smtp_line *out)
 {
 	struct smtp_lines *l = &s->ln[dir];
-	const size_t max = s->lim.max_line;
+	const size_t keep = (size_t)s->lim.max_line + 1;  /* +1: a CR before the LF */
 	const uint8_t *p = *pp, *nl;
-	size_t seg, len;
-	bool cr;
+	size_t seg;
 
 	if (l->drop) {
 		nl = memchr(p, '\n', (size_t)(end - p));
@@ -305,23 +325,15 @@ static enum smtp_lr line_next(struct smtp *s, enum smtp_dir dir, const uint8_t *
 	nl = memchr(p, '\n', (size_t)(end - p));
 	seg = (size_t)((nl ? nl : end) - p);
 	if (l->len == 0 && !l->overlong && nl) {
-		len = seg;
-		cr = len > 0 && p[len - 1] == '\r';
-		while (len > 0 && p[len - 1] == '\r')
-			len--;
-		out->p = p;
-		out->truncated = len > max;
-		out->len = len > max ? max : len;
-		out->bare_lf = !cr;
-		out->eol = true;
+		line_make(s, p, seg < keep ? seg : keep, seg > keep,
+			  seg > 0 && p[seg - 1] == '\r', true, out);
 		*pp = nl + 1;
 		return SMTP_LR_LINE;
 	}
 	if (!l->overlong) {
-		size_t room = max + 1 - l->len;  /* +1: a CR may precede the LF */
-		size_t take = seg < room ? seg : room;
+		size_t take = seg < keep - l->len ? seg : keep - l->len;
 
-		if (take && buf_reserve(&l->buf, &l->cap, l->len + take, max + 1) < 0) {
+		if (take && buf_reserve(&l->buf, &l->cap, l->len + take, keep) < 0) {
 			take = 0;               /* out of memory: keep what we have */
 			l->overlong = true;
 		} else {
@@ -331,38 +343,37 @@ static enum smtp_lr line_next(struct smtp *s, enum smtp_dir dir, const uint8_t *
 			if (seg > take)
 				l->overlong = true;
 		}
-		if (l->overlong && seg > 0)
-			l->last_cr = p[seg - 1] == '\r';
-	} else if (seg > 0) {
-		l->last_cr = p[seg - 1] == '\r';
 	}
+	if (l->overlong && seg > 0)
+		l->last_cr = p[seg - 1] == '\r';
 	if (!nl) {
 		*pp = end;
 		return SMTP_LR_NEED_MORE;
 	}
-	len = l->len;
-	if (l->overlong) {
-		cr = l->last_cr;
-		out->truncated = true;
-		if (len > max)
-			len = max;
-	} else {
-		cr = len > 0 && l->buf[len - 1] == '\r';
-		while (len > 0 && l->buf[len - 1] == '\r')
-			len--;
-		out->truncated = len > max;
-		if (len > max)
-			len = max;
-	}
-	out->p = l->buf ? l->buf : (const uint8_t *)"";
-	out->len = len;
-	out->bare_lf = !cr;
-	out->eol = true;
+	line_make(s, l->buf, l->len, l->overlong,
+		  l->overlong ? l->last_cr : (l->len > 0 && l->buf[l->len - 1] == '\r'), true, out);
 	l->len = 0;             /* the buffer itself lives until line_release() */
 	l->overlong = false;
 	l->last_cr = false;
 	*pp = nl + 1;
 	return SMTP_LR_LINE;
+}
+
+/*
+ * Take the partial line of dir as a line without EOL (the caller then
+ * processes *out and calls line_release()).  Returns false when none.
+ */
+static bool line_take_partial(struct smtp *s, enum smtp_dir dir, struct smtp_line *out)
+{
+	struct smtp_lines *l = &s->ln[dir];
+
+	if ((!l->len && !l->overlong) || l->drop)
+		return false;
+	line_make(s, l->buf, l->len, l->overlong, false, false, out);
+	l->len = 0;
+	l->overlong = false;
+	l->last_cr = false;
+	return true;
 }
 
 /* Free the line buffer of dir unless a partial line is being assembled in it. */
@@ -1121,20 +1132,13 @@ static void server_close_open(struct smtp *s)
 	if (l->len >= 3 && !l->drop && l->buf[0] >= '1' && l->buf[0] <= '5' &&
 	    is_digit(l->buf[1]) && is_digit(l->buf[2]) &&
 	    (l->len == 3 || l->buf[3] == ' ' || l->buf[3] == '-')) {
-		struct smtp_line ln = { .p = l->buf, .len = l->len, .eol = false };
+		struct smtp_line ln;
 
-		if (l->overlong) {
-			ln.truncated = true;
-			if (ln.len > s->lim.max_line)
-				ln.len = s->lim.max_line;
+		if (line_take_partial(s, SMTP_S2C, &ln)) {
+			s->swallow_eol = 1;
+			reply_line(s, &ln);
+			line_release(s, SMTP_S2C);
 		}
-		while (ln.len > 0 && ln.p[ln.len - 1] == '\r')
-			ln.len--;
-		l->len = 0;
-		l->overlong = false;
-		s->swallow_eol = 1;
-		reply_line(s, &ln);
-		line_release(s, SMTP_S2C);
 	}
 	if (s->reply_open)
 		reply_complete(s, (const uint8_t *)"", 0);
@@ -1229,6 +1233,14 @@ static void client_process(struct smtp *s, const uint8_t *p, size_t n)
 	struct smtp_line ln;
 
 	while (p < end) {
+		if (s->quit_answered && s->cmode != SMTP_CM_TLS) {
+			/* checked per step: the reply may come while a feed is parsed */
+			if (!s->quit_reported) {
+				s->quit_reported = true;
+				anomaly(s, SMTP_C2S, SMTP_AN_DATA_AFTER_QUIT);
+			}
+			return;
+		}
 		switch (s->cmode) {
 		case SMTP_CM_TLS:
 			emit_bytes(s, SMTP_EV_ENCRYPTED, SMTP_C2S, p, (size_t)(end - p));
@@ -1341,13 +1353,6 @@ void smtp_feed(struct smtp *s, enum smtp_dir dir, const uint8_t *buf, size_t len
 		server_process(s, buf, len);
 		return;
 	}
-	if (s->quit_answered && s->cmode != SMTP_CM_TLS) {
-		if (!s->quit_reported) {
-			s->quit_reported = true;
-			anomaly(s, SMTP_C2S, SMTP_AN_DATA_AFTER_QUIT);
-		}
-		return;
-	}
 	client_process(s, buf, len);
 }
 
@@ -1422,26 +1427,14 @@ void smtp_gap(struct smtp *s, enum smtp_dir dir, uint64_t len, uint64_t ts_us)
 
 void smtp_finish(struct smtp *s, uint64_t ts_us)
 {
-	struct smtp_lines *l;
+	struct smtp_line ln;
 
 	if (!s || s->finished)
 		return;
 	s->now = ts_us;
 	if (s->cmode != SMTP_CM_TLS) {
 		/* server first: a partial reply answers a command already queued */
-		l = &s->ln[SMTP_S2C];
-		if ((l->len || l->overlong) && !l->drop) {
-			struct smtp_line ln = { .p = l->buf ? l->buf : (const uint8_t *)"",
-						.len = l->len, .truncated = l->overlong };
-
-			if (ln.len > s->lim.max_line) {
-				ln.len = s->lim.max_line;
-				ln.truncated = true;
-			}
-			while (ln.len > 0 && ln.p[ln.len - 1] == '\r')
-				ln.len--;
-			l->len = 0;
-			l->overlong = false;
+		if (line_take_partial(s, SMTP_S2C, &ln)) {
 			reply_line(s, &ln);
 			line_release(s, SMTP_S2C);
 		}
@@ -1458,19 +1451,7 @@ void smtp_finish(struct smtp *s, uint64_t ts_us)
 			s->cmode = SMTP_CM_CMD;
 		}
 	}
-	l = &s->ln[SMTP_C2S];
-	if ((s->cmode == SMTP_CM_CMD) && (l->len || l->overlong) && !l->drop) {
-		struct smtp_line ln = { .p = l->buf ? l->buf : (const uint8_t *)"",
-					.len = l->len, .truncated = l->overlong };
-
-		if (ln.len > s->lim.max_line) {
-			ln.len = s->lim.max_line;
-			ln.truncated = true;
-		}
-		while (ln.len > 0 && ln.p[ln.len - 1] == '\r')
-			ln.len--;
-		l->len = 0;
-		l->overlong = false;
+	if (s->cmode == SMTP_CM_CMD && !s->quit_answered && line_take_partial(s, SMTP_C2S, &ln)) {
 		client_line(s, &ln);
 		line_release(s, SMTP_C2S);
 		if (s->cmode == SMTP_CM_HOLD) {
