@@ -12,14 +12,23 @@
  * counting); resynchronisation after a gap inside content; TLS.  The server
  * side is always line mode (replies) until TLS.
  *
- * Resynchronisation after a gap inside DATA content (or while bytes were
- * held): the body is ended with complete=false, the rest of the damaged line
- * is dropped, then each following client line is examined.  A line "." is
- * taken as the end of the lost content (a DATA_END pseudo-command is queued
- * so that its reply matches); a line that is a strictly-formed command
- * (MAIL FROM:/RCPT TO: with a path, HELO/EHLO/LHLO with a single word, DATA,
- * RSET, QUIT, NOOP, STARTTLS without argument, or a valid BDAT) puts the
- * parser back into command mode; every other line is dropped silently.
+ * Resynchronisation after a client-side gap (in content, in commands, or
+ * while bytes were held behind DATA/STARTTLS): open content is ended with
+ * complete=false, then each client line is examined, starting with the
+ * bytes right after the gap.  A line "." is taken as the end of lost
+ * content (a DATA_END pseudo-command is queued so that its reply matches);
+ * a line that is a strictly-formed command (MAIL FROM:/RCPT TO: with a
+ * path, HELO/EHLO/LHLO with a single word, DATA, RSET, QUIT, NOOP, STARTTLS
+ * without argument, or a valid BDAT) puts the parser back into command
+ * mode; every other line is dropped silently.  A gap inside a BDAT chunk
+ * only shortens the octet count (the body ends complete=false); a gap that
+ * ends exactly on the chunk boundary needs no resynchronisation.  After a
+ * server-side gap the rest of the damaged reply line is dropped.  Either
+ * way the pending queue is cleared and replies without a command are not
+ * reported as unmatched until a reply matches again.
+ *
+ * Events produced while re-parsing held bytes carry the timestamp of the
+ * reply that released them.
  */
 #include "smtp.h"
 
@@ -1104,7 +1113,8 @@ static void reply_line(struct smtp *s, const struct smtp_line *ln)
 	} else if (code != s->reply_code) {
 		anomaly(s, SMTP_S2C, SMTP_AN_REPLY_CODE_MISMATCH);
 	}
-	s->reply_lines++;
+	if (s->reply_lines < UINT32_MAX)
+		s->reply_lines++;
 	if (ln->truncated)
 		s->reply_trunc = true;
 	if (cont) {

@@ -20,6 +20,18 @@
  *    were pipelined behind STARTTLS in clear text are dropped and reported
  *    as an anomaly (CVE-2011-0411 style injection), never as commands;
  *  - after a gap, resynchronises at the next line boundary.
+ *
+ * Event order and conventions (see smtp.c for the gap policy):
+ *  - DATA_END (the final ".") and AUTH_DATA (a SASL line after 334) arrive
+ *    as SMTP_EV_COMMAND with their own id and raw_verb_len 0, so that the
+ *    reply naming them in answers_id has a command; for AUTH_DATA, arg is
+ *    the whole line (a secret: never log it).
+ *  - DATA: COMMAND, then (after the 354 REPLY) BODY_BEGIN, BODY_DATA...,
+ *    BODY_END, COMMAND DATA_END, later the REPLY answering DATA_END.
+ *    BDAT: COMMAND, BODY_BEGIN (first chunk only), BODY_DATA...,
+ *    BODY_END after the LAST chunk (or complete=false when any other
+ *    command but BDAT/NOOP interrupts the chunks); every BDAT gets a REPLY.
+ *  - An anomaly about a command or a reply is emitted just before it.
  */
 #ifndef TAPWARDEN_SMTP_H
 #define TAPWARDEN_SMTP_H
