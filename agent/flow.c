@@ -763,6 +763,27 @@ static void flow_untracked(struct flow_table *t, struct flow *f, enum flow_dir d
 		flow_end(t, f, FLOW_END_FIN, ts);
 }
 
+/* Nothing past a SYN: no byte delivered or buffered, no FIN. */
+static bool half_pristine(const struct flow_half *h)
+{
+	return (h->flags & (HALF_SYN | HALF_FIN)) == HALF_SYN && h->next_seq == h->isn + 1 &&
+	       !h->segs;
+}
+
+/*
+ * A connection attempt retried on the same 4-tuple with a new ISN (a client
+ * re-binding its port after a timeout): a pure SYN with another ISN while
+ * neither side has sent anything past its SYN.
+ */
+static bool flow_syn_retry(const struct flow *f, enum flow_dir d, const struct decoded_pkt *p)
+{
+	const struct flow_half *h = &f->half[d], *o = &f->half[d == FLOW_C2S ? FLOW_S2C : FLOW_C2S];
+
+	if ((p->flags & (DECODE_TH_SYN | DECODE_TH_ACK)) != DECODE_TH_SYN || h->isn == p->seq)
+		return false;
+	return half_pristine(h) && (!(o->flags & HALF_VALID) || half_pristine(o));
+}
+
 /* A segment of a tracked flow, sent by direction d. */
 static void flow_segment(struct flow_table *t, struct flow *f, enum flow_dir d,
 			 const struct decoded_pkt *p, uint64_t ts)
@@ -788,6 +809,13 @@ static void flow_segment(struct flow_table *t, struct flow *f, enum flow_dir d,
 	if (p->flags & DECODE_TH_SYN) {
 		if (!(h->flags & HALF_VALID)) {
 			h->flags |= HALF_VALID | HALF_SYN;
+			h->isn = seq;
+			h->next_seq = h->max_end = seq + 1;
+		} else if (flow_syn_retry(f, d, p)) {
+			/* the first attempt never got anywhere: this one replaces it */
+			memset(&f->half[0], 0, sizeof(f->half[0]));
+			memset(&f->half[1], 0, sizeof(f->half[1]));
+			h->flags = HALF_VALID | HALF_SYN;
 			h->isn = seq;
 			h->next_seq = h->max_end = seq + 1;
 		} else if (!(h->flags & HALF_SYN) || h->isn != seq) {

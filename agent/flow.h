@@ -38,11 +38,14 @@ struct flow_limits {
 	uint32_t max_flows;          /* flows in the table */
 	uint32_t max_flow_buffer;    /* out-of-order bytes buffered per direction */
 	uint64_t max_total_buffer;   /* out-of-order bytes buffered in all flows */
-	uint32_t idle_timeout_s;     /* no packet for this long: FLOW_END_TIMEOUT */
-	uint32_t closed_linger_s;    /* after FIN both ways / RST, keep for late packets */
+	uint32_t idle_timeout_s;     /* no packet for this long: FLOW_END_TIMEOUT (0: never) */
+	uint32_t closed_linger_s;    /* after FIN both ways / RST, keep for late packets (0: don't) */
 };
 
-/* Sensible defaults: 262144 flows, 64 KiB per direction, 128 MiB total, 300 s idle. */
+/* Sensible defaults: 262144 flows, 64 KiB per direction, 128 MiB total, 300 s idle,
+ * 30 s linger.  Also capped: 128 out-of-order segments per direction (counted
+ * as flow_buffer_cap_hits).  Memory: ~152 bytes per flow record plus 8 bytes
+ * per hash bucket (a power of two >= max_flows) plus buffered bytes. */
 void flow_limits_default(struct flow_limits *l);
 
 struct flow_counters {
@@ -51,7 +54,7 @@ struct flow_counters {
 	uint64_t flows_midstream;    /* created without a SYN (picked up mid-stream) */
 	uint64_t flows_evicted;      /* cap: max_flows */
 	uint64_t flows_timed_out;
-	uint64_t flows_ignored;      /* neither port is a watched port */
+	uint64_t flows_ignored;      /* SYNs (without ACK) where neither port is watched */
 	uint64_t flows_active;       /* current */
 	uint64_t retransmitted_bytes;/* bytes already seen, dropped (first data wins) */
 	uint64_t overlap_conflicts;  /* overlapping bytes that differed from the kept ones */
@@ -62,7 +65,8 @@ struct flow_counters {
 	uint64_t total_buffer_cap_hits;  /* cap: max_total_buffer */
 	uint64_t buffered_bytes;     /* current out-of-order bytes held */
 	uint64_t buffered_bytes_peak;
-	uint64_t late_packets;       /* packets for a flow already closed, dropped */
+	uint64_t late_packets;       /* packets for a flow already closed (lingering, or a lone
+				      * ACK/FIN/RST that cannot start a flow), dropped */
 	/* appended after the first interface draft: */
 	uint64_t rst_ignored;        /* RST too far from the expected seq: ignored */
 	uint64_t out_of_window;      /* segments starting > 1 GiB past the expected seq: dropped */
@@ -85,9 +89,11 @@ struct flow_info {
 /*
  * Callbacks, all optional except open.  user is what open returned (NULL
  * means "do not track this flow": later packets of it are dropped cheaply
- * until it closes).  Buffers passed to data are borrowed for the call only.
- * close is called exactly once per opened flow; after it returns the flow
- * table forgets user.  Callbacks must not call back into the flow table.
+ * until it closes, and no other callback, close included, is ever called
+ * for it).  Buffers passed to data are borrowed for the call only.
+ * close is called exactly once per flow open returned non-NULL for; after it
+ * returns the flow table forgets user.  Callbacks must not call back into the
+ * flow table.  Only a SYN or a segment with payload creates a flow.
  */
 struct flow_callbacks {
 	void *(*open)(void *ctx, const struct flow_info *fi);

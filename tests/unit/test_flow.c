@@ -574,6 +574,16 @@ static void test_port_reuse(void **state)
 	/* a SYN inside a live connection is not a new one */
 	seg(x, C2S_, SYN, 999, 0, NULL, 0);
 	assert_int_equal(x->rec.n, 3);
+	/* ...but a retried attempt before anything was sent replaces the first */
+	seg(x, S2C_, SYN | A, 4444, 123457, NULL, 0);
+	seg(x, C2S_, SYN, 555555, 0, NULL, 0);
+	seg(x, S2C_, SYN | A, 8888, 555556, NULL, 0);
+	seg(x, C2S_, A, 555556, 8889, "HELO x\r\n", 0);
+	seg(x, S2C_, A, 8889, 555564, "250 ok\r\n", 0);
+	assert_int_equal(x->rec.n, 3);
+	assert_stream(&x->rec.flows[2], FLOW_C2S, "HELO x\r\n");
+	assert_stream(&x->rec.flows[2], FLOW_S2C, "250 ok\r\n");
+	assert_int_equal(c->gaps, 0);
 	fx_free(x);
 }
 
