@@ -107,6 +107,7 @@ static void session_free(struct session *s)
 	smtp_free(s->smtp);
 	free(s->banner_text);
 	free(s->helo);
+	free(s->helo_sent);
 	for (uint32_t i = 0; i < s->n_esmtp; i++)
 		free(s->esmtp[i]);
 	free(s->auth_mech);
@@ -352,8 +353,9 @@ static void on_command(struct session *s, const struct smtp_command *c)
 	struct session_tracker *t = s->tracker;
 	struct session_txn *x;
 
-	if (c->verb == SMTP_CMD_AUTH_DATA)
-		return;          /* credentials: never kept */
+	/* credentials are never kept; the final "." is not a client command */
+	if (c->verb == SMTP_CMD_AUTH_DATA || c->verb == SMTP_CMD_DATA_END)
+		return;
 	s->commands++;
 	if (c->pipelined)
 		s->pipelining = true;
@@ -365,8 +367,13 @@ static void on_command(struct session *s, const struct smtp_command *c)
 	case SMTP_CMD_HELO:
 	case SMTP_CMD_EHLO:
 	case SMTP_CMD_LHLO:
-		s->helo_verb = c->verb;
-		set_str(t, &s->helo, c->arg ? c->arg : "", c->arg ? c->arg_len : 0);
+		s->helo_sent_verb = c->verb;
+		set_str(t, &s->helo_sent, c->arg ? c->arg : "", c->arg ? c->arg_len : 0);
+		if (!s->helo_accepted) {
+			/* until one is accepted, report what was sent */
+			s->helo_verb = c->verb;
+			set_str(t, &s->helo, c->arg ? c->arg : "", c->arg ? c->arg_len : 0);
+		}
 		if (s->cur)
 			s->cur->closed = true;   /* RFC 5321 4.1.4: EHLO resets the transaction */
 		s->cur = NULL;
@@ -487,10 +494,20 @@ static void on_reply(struct session *s, const struct smtp_reply *r)
 		return;
 	}
 	switch (r->answers) {
+	case SMTP_CMD_HELO:
 	case SMTP_CMD_EHLO:
 	case SMTP_CMD_LHLO:
-		if (r->code / 100 == 2)
+		if (r->code / 100 != 2)
+			break;
+		if (r->answers != SMTP_CMD_HELO)
 			set_esmtp(s, r);
+		if (s->helo_sent) {
+			s->helo_accepted = true;
+			s->helo_verb = s->helo_sent_verb;
+			free(s->helo);
+			s->helo = s->helo_sent;
+			s->helo_sent = NULL;
+		}
 		break;
 	case SMTP_CMD_MAIL:
 		x = txn_by_mail_id(s, r->answers_id);

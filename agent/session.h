@@ -88,8 +88,11 @@ struct session {
 
 	int banner_code;             /* 0: none */
 	char *banner_text;
-	enum smtp_verb helo_verb;    /* SMTP_CMD_NONE when none */
-	char *helo;
+	enum smtp_verb helo_verb;    /* last HELO/EHLO/LHLO accepted (2xx), else last sent */
+	char *helo;                  /* its argument; NULL when none was sent */
+	bool helo_accepted;          /* helo/helo_verb come from an accepted command */
+	enum smtp_verb helo_sent_verb;
+	char *helo_sent;             /* last one sent, waiting for its reply */
 	char *esmtp[SESSION_MAX_ESMTP];
 	uint32_t n_esmtp;
 	char *auth_mech;

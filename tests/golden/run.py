@@ -99,8 +99,12 @@ def oracle_view(o):
     v = {k: o[k] for k in COMPARED}
     v["subject"] = join([decode_subject(x) for x in o["subject"].split("|")]) if o["subject"] != "-" else "-"
     v["precedence"] = o["precedence"].lower()
-    for k in ("from", "list_unsubscribe", "helo"):
+    for k in ("from", "list_unsubscribe"):
         v[k] = ws(v[k]) if v[k] != "-" else "-"
+    # the oracle lists every HELO/EHLO argument; we report the last one the
+    # server accepted (else the last one sent): compare with the last non-empty
+    helos = [h for h in o["helo"].split("|") if h and h != "-"]
+    v["helo"] = helos[-1] if helos else "-"
     return v
 
 
