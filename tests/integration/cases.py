@@ -566,8 +566,9 @@ BURST_FILE = ["Subject: burst from smtp-source", "Message-ID: <burst@g2.tw.test>
 
 def prep_sink_burst(d):
     write(d, "msg.txt", "\n".join(BURST_FILE) + "\n")
-    # smtp-source -F: each line + CRLF, dot-stuffed; the "." line follows.
-    content = ("\r\n".join(BURST_FILE) + "\r\n").encode()
+    # smtp-source -F: each line + CRLF, dot-stuffed, then one more CRLF
+    # (seen on the wire: "bye\r\n\r\n.\r\n"), then the ".".
+    content = ("\r\n".join(BURST_FILE) + "\r\n\r\n").encode()
     msg = message(content, message_id="burst@g2.tw.test", subject="burst from smtp-source")
     t = txn("bulk@g2.tw.test", 250, [rcpt("r@ext.test", 250, "2.1.5 Ok")], "DATA", 250,
             "2.0.0 Ok", msg)

@@ -371,6 +371,12 @@ def check(case, spec_doc, sessions, pcap, probs):
     if flows is not None and len(flows) != len(specs):
         probs.append("capture has %d port-25 flows, the case expects %d sessions"
                      % (len(flows), len(specs)))
+    for i, fl in enumerate(flows or []):
+        for d, name in ((0, "client->server"), (1, "server->client")):
+            if fl.holes(d):
+                probs.append("capture of flow %d (%s) lacks %d %s bytes: tcpdump lost packets, "
+                             "the expectations cannot hold (test infrastructure, not the agent)"
+                             % (i, fl.client, fl.holes(d), name))
     for i, spec in enumerate(specs):
         if i >= len(sessions):
             break

@@ -143,6 +143,14 @@ def endpoint(fam, ip, port):
 
 
 class Flow:
+    """One TCP connection as the capture shows it.
+
+    A session's packets end where the connection closed: at the packet that
+    completes FIN in both directions, or at the first RST.  Later packets of
+    the same 4-tuple (the final ACK, RSTs answering data sent after close)
+    are counted in .late only; that is where the agent ends a session too
+    (its flow table treats them as late packets of a closed flow)."""
+
     def __init__(self, fam, cip, cport, sip, sport, ts):
         self.fam, self.cip, self.cport, self.sip, self.sport = fam, cip, cport, sip, sport
         self.first_us = ts
@@ -150,9 +158,13 @@ class Flow:
         self.syn = False
         self.packets = [0, 0]
         self.bytes = [0, 0]
+        self.late = 0
+        self.closed = False
+        self.rst = False
+        self._fin = [False, False]
         self._base = [None, None]   # first sequence number of the stream
-        self._top = [0, 0]          # highest relative stream offset seen
-        self.streams = [bytearray(), bytearray()]  # in-order stream (no gaps assumed)
+        self._cover = [[], []]      # merged [start, end) stream intervals seen
+        self.streams = [bytearray(), bytearray()]  # in-order prefix of each stream
         self.vlans = []
 
     @property
@@ -163,31 +175,54 @@ class Flow:
     def server(self):
         return endpoint(self.fam, self.sip, self.sport)
 
-    def add(self, d, t, keep_streams):
-        self.last_us = t
+    def holes(self, d):
+        """Stream bytes of direction d the capture never saw (lost packets)."""
+        cov = self._cover[d]
+        if not cov:
+            return 0
+        return cov[-1][1] - sum(e - s for s, e in cov)
+
+    def add(self, d, t, ts, keep_streams):
+        if self.closed:
+            self.late += 1
+            return
+        self.last_us = ts
         self.packets[d] += 1
-        flags, seq, pl = t_flags(t), t["seq"], t["payload"]
+        flags, seq, pl = t["flags"], t["seq"], t["payload"]
+        if flags & RST:
+            self.closed = self.rst = True
+            return
         if flags & SYN:
             self._base[d] = (seq + 1) & 0xFFFFFFFF
             if d == 0:
                 self.syn = True
-            return
-        if not pl:
-            return
-        if self._base[d] is None:
-            self._base[d] = seq
-        rel = (seq - self._base[d]) & 0xFFFFFFFF
-        end = rel + len(pl)
-        if end > self._top[d]:
-            new_from = max(rel, self._top[d])
-            self.bytes[d] += end - new_from
-            if keep_streams and rel <= self._top[d]:
-                self.streams[d] += pl[new_from - rel:]
-            self._top[d] = end
+        elif pl:
+            if self._base[d] is None:
+                self._base[d] = seq
+            rel = (seq - self._base[d]) & 0xFFFFFFFF
+            self._add_cover(d, rel, rel + len(pl), pl, keep_streams)
+        if flags & FIN:
+            self._fin[d] = True
+            if self._fin[1 - d]:
+                self.closed = True
 
-
-def t_flags(t):
-    return t["flags"]
+    def _add_cover(self, d, s, e, pl, keep_streams):
+        cov = self._cover[d]
+        new = e - s
+        for a, b in cov:
+            new -= max(0, min(b, e) - max(a, s))
+        self.bytes[d] += max(0, new)
+        if keep_streams and s <= len(self.streams[d]) < e:
+            self.streams[d] += pl[len(self.streams[d]) - s:]
+        cov.append([s, e])
+        cov.sort()
+        merged = []
+        for a, b in cov:
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        self._cover[d] = merged
 
 
 def flows(path, server_port=25, keep_streams=False):
@@ -205,6 +240,8 @@ def flows(path, server_port=25, keep_streams=False):
         b = (t["dst"], t["dport"])
         key = (a, b) if a < b else (b, a)
         fl = table.get(key)
+        if fl is not None and fl.closed and (t["flags"] & (SYN | ACK)) == SYN:
+            fl = None               # the 4-tuple is reused by a new connection
         if fl is None:
             syn_only = (t["flags"] & (SYN | ACK)) == SYN
             if syn_only or t["dport"] == server_port:
@@ -215,6 +252,6 @@ def flows(path, server_port=25, keep_streams=False):
             table[key] = fl
             order.append(fl)
         d = 0 if (t["src"], t["sport"]) == (fl.cip, fl.cport) else 1
-        fl.add(d, t, keep_streams)
+        fl.add(d, t, ts, keep_streams)
     order.sort(key=lambda f: f.first_us)
     return order
