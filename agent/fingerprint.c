@@ -14,7 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define XXH_STATIC_LINKING_ONLY
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(FP_NO_SIMD)
+#include <immintrin.h>
+#define FP_AVX2 1
+#endif
+
+/* Inline XXH3: two short hashes per word are the hot path. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 /* Odd multipliers and offsets of the derived hashes (splitmix64 output,
@@ -56,28 +62,41 @@ static const uint64_t fp_add[FP_MINHASH_K] = {
 	0x7df235868c1df984ULL, 0x5f54e9ae0905635aULL,
 };
 
-/* Private part behind st->xxh: the XXH3 state and a batch of normalised
- * words, so the digest is updated once per few hundred bytes, not per word. */
+/* Private part behind st->xxh: the XXH3 state, a batch of normalised
+ * words (the digest is updated once per few hundred bytes, not per word),
+ * and a batch of shingle hashes (the K minima are updated once per
+ * FP_SH_BATCH shingles: each a_i, b_i and minimum stays in a register
+ * while several shingles go through it). */
 #define FP_BATCH 512
+#define FP_SH_BATCH 8
 struct fp_priv {
 	XXH3_state_t *xs;
 	size_t n;
+	uint32_t npend;
+	uint64_t pend[FP_SH_BATCH];
 	uint8_t buf[FP_BATCH];
 };
 
-/* 0 for a separator byte, else the normalised word byte. */
-static inline uint8_t fp_norm(uint8_t c)
-{
-	if (c >= 0x80)
-		return c;
-	if ((uint8_t)(c - 'a') < 26)
-		return c;
-	if ((uint8_t)(c - 'A') < 26)
-		return (uint8_t)(c | 0x20);
-	if ((uint8_t)(c - '0') < 10)
-		return '0';
-	return 0;
-}
+/* Byte -> normalised word byte, 0 for a separator: ASCII letters folded
+ * to lower case, digits to '0', bytes >= 0x80 (UTF-8) kept. */
+static const uint8_t fp_map[256] = {
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f,
+	0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f,
+	0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f,
+	0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f,
+	0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf,
+	0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf,
+	0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xcb, 0xcc, 0xcd, 0xce, 0xcf,
+	0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf,
+	0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9, 0xea, 0xeb, 0xec, 0xed, 0xee, 0xef,
+	0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff,
+};
 
 static void fp_reset(struct fp_state *st)
 {
@@ -91,6 +110,7 @@ static void fp_reset(struct fp_state *st)
 	st->words = 0;
 	if (p) {
 		p->n = 0;
+		p->npend = 0;
 		XXH3_128bits_reset(p->xs);
 	}
 }
@@ -100,6 +120,9 @@ int fp_init(struct fp_state *st)
 	struct fp_priv *p;
 
 	memset(st, 0, sizeof(*st));
+#ifdef FP_AVX2
+	__builtin_cpu_init();
+#endif
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -162,12 +185,94 @@ static void fp_digest_add(struct fp_priv *p, const char *w, uint32_t len)
 	p->buf[p->n++] = ' ';
 }
 
-/* One finished word: digest it, slide the shingle window, update minima. */
+static inline uint32_t fp_min32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+static inline uint32_t fp_derive(uint64_t a, uint64_t b, uint64_t h)
+{
+	return (uint32_t)((a * h + b) >> 32);
+}
+
+#ifdef FP_AVX2
+/* The same derived hashes, eight at a time, from 32x32->64 multiplies:
+ * with a = ah:al and h = hh:hl (32-bit halves),
+ *   hi32(a*h + b) = hi32(al*hl + b) + lo32(al*hh) + lo32(ah*hl)  (mod 2^32).
+ * Even lanes carry i = 8k, 8k+2, ..., odd lanes 8k+1, ...; a blend puts
+ * them back in order, so min[] has the scalar layout. */
+__attribute__((target("avx2")))
+static void fp_flush_avx2(uint32_t *min, const uint64_t *x, uint32_t n)
+{
+	uint32_t k, j;
+
+	for (k = 0; k < FP_MINHASH_K / 8; k++) {
+		const uint64_t *a = fp_mul + 8 * k, *b = fp_add + 8 * k;
+		__m256i ae = _mm256_set_epi64x((long long)a[6], (long long)a[4], (long long)a[2], (long long)a[0]);
+		__m256i ao = _mm256_set_epi64x((long long)a[7], (long long)a[5], (long long)a[3], (long long)a[1]);
+		__m256i be = _mm256_set_epi64x((long long)b[6], (long long)b[4], (long long)b[2], (long long)b[0]);
+		__m256i bo = _mm256_set_epi64x((long long)b[7], (long long)b[5], (long long)b[3], (long long)b[1]);
+		__m256i aeh = _mm256_srli_epi64(ae, 32), aoh = _mm256_srli_epi64(ao, 32);
+		__m256i m = _mm256_loadu_si256((const __m256i *)(min + 8 * k));
+
+		for (j = 0; j < n; j++) {
+			__m256i hl = _mm256_set1_epi64x((long long)x[j]);
+			__m256i hh = _mm256_set1_epi64x((long long)(x[j] >> 32));
+			__m256i pe = _mm256_add_epi64(_mm256_mul_epu32(ae, hl), be);
+			__m256i po = _mm256_add_epi64(_mm256_mul_epu32(ao, hl), bo);
+			__m256i ve = _mm256_add_epi64(_mm256_srli_epi64(pe, 32),
+				_mm256_add_epi64(_mm256_mul_epu32(ae, hh), _mm256_mul_epu32(aeh, hl)));
+			__m256i vo = _mm256_add_epi64(_mm256_srli_epi64(po, 32),
+				_mm256_add_epi64(_mm256_mul_epu32(ao, hh), _mm256_mul_epu32(aoh, hl)));
+
+			m = _mm256_min_epu32(m, _mm256_blend_epi32(ve, _mm256_slli_epi64(vo, 32), 0xaa));
+		}
+		_mm256_storeu_si256((__m256i *)(min + 8 * k), m);
+	}
+}
+#endif
+
+/* Fold the pending shingle hashes into the K minima.  A full batch is
+ * unrolled into independent chains (a minimum tree), so the multiplies
+ * overlap instead of waiting on one running minimum; with AVX2 eight
+ * minima move at once.  Both give bit-identical results. */
+static void fp_flush_minhash(struct fp_state *st, struct fp_priv *p)
+{
+	const uint64_t *x = p->pend;
+	uint32_t i, j, n = p->npend;
+
+#ifdef FP_AVX2
+	if (n == FP_SH_BATCH && __builtin_cpu_supports("avx2")) {
+		fp_flush_avx2(st->min, x, n);
+		p->npend = 0;
+		return;
+	}
+#endif
+	if (n == FP_SH_BATCH) {
+		for (i = 0; i < FP_MINHASH_K; i++) {
+			uint64_t a = fp_mul[i], b = fp_add[i];
+			uint32_t m01 = fp_min32(fp_derive(a, b, x[0]), fp_derive(a, b, x[1]));
+			uint32_t m23 = fp_min32(fp_derive(a, b, x[2]), fp_derive(a, b, x[3]));
+			uint32_t m45 = fp_min32(fp_derive(a, b, x[4]), fp_derive(a, b, x[5]));
+			uint32_t m67 = fp_min32(fp_derive(a, b, x[6]), fp_derive(a, b, x[7]));
+			uint32_t m = fp_min32(fp_min32(m01, m23), fp_min32(m45, m67));
+
+			st->min[i] = fp_min32(st->min[i], m);
+		}
+	} else {
+		for (i = 0; i < FP_MINHASH_K; i++)
+			for (j = 0; j < n; j++)
+				st->min[i] = fp_min32(st->min[i], fp_derive(fp_mul[i], fp_add[i], x[j]));
+	}
+	p->npend = 0;
+}
+
+/* One finished word: digest it, slide the shingle window, queue the
+ * shingle's hash for the minima. */
 static void fp_word_end(struct fp_state *st)
 {
+	struct fp_priv *p = st->xxh;
 	uint32_t len = st->word_len;
-	uint64_t h;
-	int i;
 
 	if (len > FP_MAX_WORD)
 		len = fp_utf8_trim(st->word, FP_MAX_WORD);
@@ -175,7 +280,7 @@ static void fp_word_end(struct fp_state *st)
 	st->utf8_pending = 0;
 	if (len == 0)
 		return;
-	fp_digest_add(st->xxh, st->word, len);
+	fp_digest_add(p, st->word, len);
 	st->words++;
 
 	st->window[0] = st->window[1];
@@ -185,31 +290,34 @@ static void fp_word_end(struct fp_state *st)
 		st->window_fill++;
 	if (st->window_fill < FP_SHINGLE_WORDS)
 		return;
-	h = XXH3_64bits(st->window, sizeof(st->window));
-	for (i = 0; i < FP_MINHASH_K; i++) {
-		uint32_t v = (uint32_t)((fp_mul[i] * h + fp_add[i]) >> 32);
-
-		if (v < st->min[i])
-			st->min[i] = v;
-	}
+	p->pend[p->npend++] = XXH3_64bits(st->window, sizeof(st->window));
+	if (p->npend == FP_SH_BATCH)
+		fp_flush_minhash(st, p);
 }
 
 void fp_feed(struct fp_state *st, const char *text, size_t len)
 {
 	const uint8_t *s = (const uint8_t *)text, *end = s + len;
+	char *w = st->word;
+	uint32_t wl = st->word_len;   /* local: char stores would force reloads */
 
+	if (!st->xxh)
+		return;
 	while (s < end) {
-		uint8_t c = fp_norm(*s++);
+		uint8_t c = fp_map[*s++];
 
 		if (c) {
-			if (st->word_len < FP_MAX_WORD)
-				st->word[st->word_len] = (char)c;
-			if (st->word_len <= FP_MAX_WORD)
-				st->word_len++;   /* FP_MAX_WORD + 1 marks "cut" */
-		} else if (st->word_len) {
+			if (wl < FP_MAX_WORD)
+				w[wl] = (char)c;
+			if (wl <= FP_MAX_WORD)
+				wl++;             /* FP_MAX_WORD + 1 marks "cut" */
+		} else if (wl) {
+			st->word_len = wl;
 			fp_word_end(st);
+			wl = 0;
 		}
 	}
+	st->word_len = wl;
 }
 
 void fp_final(struct fp_state *st, struct fp_result *out)
@@ -226,6 +334,8 @@ void fp_final(struct fp_state *st, struct fp_result *out)
 	}
 	if (st->word_len)
 		fp_word_end(st);
+	if (p->npend)
+		fp_flush_minhash(st, p);
 	memset(out, 0, sizeof(*out));
 	if (p->n)
 		XXH3_128bits_update(p->xs, p->buf, p->n);

@@ -23,11 +23,27 @@ static inline bool links_alnum(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* Bytes that end a link in plain text. */
-static inline bool links_delim(uint8_t c)
-{
-	return c <= 0x20 || c == '<' || c == '>' || c == '"' || c == '\'' || c == 0x7f;
-}
+/* Text byte classes: LC_DELIM ends a token (blanks, controls, < > " '),
+ * LC_TRIG (':' '.') is needed in any token that holds a link. */
+enum { LC_WORD = 0, LC_DELIM = 1, LC_TRIG = 2 };
+static const uint8_t links_cls[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1, 0, 1, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
 
 static inline int links_hex(uint8_t c)
 {
@@ -278,14 +294,11 @@ static void links_add_text_url(struct links *l, const char *t, size_t s, size_t 
 	links_add_url(l, t + s, e - s);
 }
 
-/* Look for the first link in the finished token. */
-static void links_token(struct links *l)
+/* Look for the first link in the finished token t[0..n). */
+static void links_token(struct links *l, const char *t, size_t n)
 {
-	const char *t = l->tok;
-	size_t n = l->tok_len > LINKS_TOKEN_MAX ? LINKS_TOKEN_MAX : l->tok_len;
 	size_t i;
 
-	l->tok_len = 0;
 	if (n < 5)
 		return;
 	for (i = 0; i < n; i++) {
@@ -324,36 +337,76 @@ static void links_token(struct links *l)
 	}
 }
 
+/* Keep bytes of a token that continues past this call. */
+static void links_tok_append(struct links *l, const char *s, size_t n)
+{
+	if (l->tok_len < LINKS_TOKEN_MAX) {
+		size_t room = LINKS_TOKEN_MAX - l->tok_len;
+
+		memcpy(l->tok + l->tok_len, s, n < room ? n : room);
+	}
+	if (n > LINKS_TOKEN_MAX)
+		n = LINKS_TOKEN_MAX + 1;
+	l->tok_len += (uint32_t)n;
+	if (l->tok_len > LINKS_TOKEN_MAX)
+		l->tok_len = LINKS_TOKEN_MAX + 1;   /* cut: only the head is analysed */
+}
+
+static void links_tok_end(struct links *l)
+{
+	if (l->tok_trig)
+		links_token(l, l->tok, l->tok_len > LINKS_TOKEN_MAX ? LINKS_TOKEN_MAX : l->tok_len);
+	l->tok_len = 0;
+	l->tok_trig = 0;
+}
+
+/* Tokens that lie inside one call are analysed where they are; only a
+ * token still open at the end is copied.  Either way a token is analysed
+ * by its first LINKS_TOKEN_MAX bytes, and only if it holds ':' or '.'. */
 void links_text(struct links *l, const char *text, size_t len)
 {
-	size_t i = 0;
+	const uint8_t *s = (const uint8_t *)text;
+	size_t i = 0, st;
+	unsigned trig;
 
+	if (l->tok_len) {
+		for (trig = l->tok_trig; i < len; i++) {
+			uint8_t k = links_cls[s[i]];
+
+			if (k == LC_DELIM)
+				break;
+			trig |= k;
+		}
+		links_tok_append(l, text, i);
+		l->tok_trig = (uint8_t)trig;
+		if (i == len)
+			return;
+		links_tok_end(l);
+	}
 	while (i < len) {
-		size_t j;
-
-		if (links_delim((uint8_t)text[i])) {
-			if (l->tok_len)
-				links_token(l);
+		while (i < len && links_cls[s[i]] == LC_DELIM)
 			i++;
-			continue;
-		}
-		for (j = i; j < len && !links_delim((uint8_t)text[j]); j++)
-			;
-		if (l->tok_len < LINKS_TOKEN_MAX) {
-			size_t room = LINKS_TOKEN_MAX - l->tok_len;
-			size_t k = j - i < room ? j - i : room;
+		if (i == len)
+			break;
+		for (st = i, trig = 0; i < len; i++) {
+			uint8_t k = links_cls[s[i]];
 
-			memcpy(l->tok + l->tok_len, text + i, k);
+			if (k == LC_DELIM)
+				break;
+			trig |= k;
 		}
-		l->tok_len += (uint32_t)((j - i) > LINKS_TOKEN_MAX ? LINKS_TOKEN_MAX + 1 : (j - i));
-		if (l->tok_len > LINKS_TOKEN_MAX)
-			l->tok_len = LINKS_TOKEN_MAX + 1;
-		i = j;
+		if (i == len) {
+			links_tok_append(l, text + st, i - st);
+			l->tok_trig = (uint8_t)trig;
+			break;
+		}
+		if (trig)
+			links_token(l, text + st, i - st > LINKS_TOKEN_MAX ? LINKS_TOKEN_MAX : i - st);
 	}
 }
 
 void links_text_break(struct links *l)
 {
 	if (l->tok_len)
-		links_token(l);
+		links_tok_end(l);
 }

@@ -37,7 +37,8 @@ struct links {
 	size_t n_shorteners;
 	struct links_counts c;
 	uint64_t set[LINKS_SET_SLOTS];   /* 0: free slot */
-	uint32_t tok_len;                /* may exceed LINKS_TOKEN_MAX: cut */
+	uint32_t tok_len;                /* open token; LINKS_TOKEN_MAX + 1: cut */
+	uint8_t tok_trig;                /* the open token holds ':' or '.' */
 	char tok[LINKS_TOKEN_MAX];
 };
 

@@ -6,7 +6,93 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <xxhash.h>
+
 #include "fingerprint.h"
+
+/* The published algorithm, written plainly: pins the constants (stored
+ * fingerprints depend on them) and checks the batched/SIMD code. */
+static const uint64_t ref_mul[FP_MINHASH_K] = {
+	0xd952bbf185ad5a93ULL, 0xa5bdb17c5de6beb7ULL,
+	0xae73fc5a83f4b3e9ULL, 0x63f8e86e5f09e4f3ULL,
+	0xe69374af78a68051ULL, 0x6a884493e4c052ffULL,
+	0x1621fe426fb4d86fULL, 0x349d5c10b88af5ddULL,
+	0xef577195eb00b4b7ULL, 0x5b671781f4fb366dULL,
+	0x9a2b8678c4a7ae55ULL, 0x4f1acbe73c73df57ULL,
+	0x57cd89e57b31dd7fULL, 0x987308eda21c8103ULL,
+	0x967fef5bf1aa8689ULL, 0x494f865f2679c3f5ULL,
+	0x118c9a6bbd4e9e8dULL, 0x946b5dc971141aa1ULL,
+	0x646e4d3fa44a8009ULL, 0xcf50f02cd3a0820bULL,
+	0x4139ac0e2216d4edULL, 0x75347c21e32b970dULL,
+	0x07f5add9d02c1095ULL, 0x2c52e6376987d449ULL,
+	0x1ef83c8cec825f8fULL, 0xd3e9f3126ec7e1cdULL,
+	0x534bb700e6e69e2dULL, 0x3432275e095b112fULL,
+	0x46b2b193b20528bfULL, 0xc2e9f4cb42f0d90fULL,
+	0xee611d72c41b9975ULL, 0x10568fc0b6454dcfULL,
+};
+static const uint64_t ref_add[FP_MINHASH_K] = {
+	0x78adfa26c4643361ULL, 0x22dd9f8943af5ab6ULL,
+	0xa746c805008dc1b7ULL, 0xa9ce03330a9756b4ULL,
+	0x5aa356225feea47eULL, 0xf15439a859bd0284ULL,
+	0xf305f66c5a2d4de4ULL, 0xf6166c7811711637ULL,
+	0xa0d1832dc29e01d3ULL, 0x3e31ef1f5d8d6b3cULL,
+	0x0824aac301d75e9aULL, 0x0e9698862f8143abULL,
+	0xe23b9441e725968fULL, 0x1352bb05a680c779ULL,
+	0x150a08903361edc5ULL, 0x451719757e6b86eeULL,
+	0x516608a175d46537ULL, 0x856f89825bcafd04ULL,
+	0x881b13229a855936ULL, 0x59bf5df26f34c73bULL,
+	0x6279d55ed9fd19a0ULL, 0x4ec80a74cab265cfULL,
+	0xdf73f62ec967dfe5ULL, 0x95abdfc2553c7088ULL,
+	0x22557f79ba147781ULL, 0x22f456875ef4e7dfULL,
+	0xb4142304e22e67faULL, 0x6c11a34833df51abULL,
+	0x2c83e48af04f856eULL, 0x4eda6b422bc0e036ULL,
+	0x7df235868c1df984ULL, 0x5f54e9ae0905635aULL,
+};
+
+static void ref_minhash(const char *t, uint32_t out[FP_MINHASH_K], uint64_t *nwords)
+{
+	uint64_t win[3] = { 0, 0, 0 };
+	char w[FP_MAX_WORD];
+	size_t i = 0, n = strlen(t);
+	int fill = 0, k;
+
+	memset(out, 0xff, FP_MINHASH_K * sizeof(uint32_t));
+	*nwords = 0;
+	while (i < n) {
+		size_t len = 0;
+		uint64_t sh;
+
+		while (i < n && !((unsigned char)t[i] >= 0x80 || (t[i] >= 'a' && t[i] <= 'z') ||
+				  (t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= '0' && t[i] <= '9')))
+			i++;
+		if (i >= n)
+			break;
+		while (i < n && ((unsigned char)t[i] >= 0x80 || (t[i] >= 'a' && t[i] <= 'z') ||
+				 (t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= '0' && t[i] <= '9'))) {
+			char c = t[i++];
+
+			if (c >= 'A' && c <= 'Z')
+				c = (char)(c + 32);
+			if (c >= '0' && c <= '9')
+				c = '0';
+			assert_true(len < sizeof(w));
+			w[len++] = c;
+		}
+		(*nwords)++;
+		win[0] = win[1];
+		win[1] = win[2];
+		win[2] = XXH3_64bits(w, len);
+		if (++fill < 3)
+			continue;
+		sh = XXH3_64bits(win, sizeof(win));
+		for (k = 0; k < FP_MINHASH_K; k++) {
+			uint32_t v = (uint32_t)((ref_mul[k] * sh + ref_add[k]) >> 32);
+
+			if (v < out[k])
+				out[k] = v;
+		}
+	}
+}
 
 static const char *const vocab[] = {
 	"account", "offer", "limited", "time", "click", "here", "free", "money",
@@ -244,6 +330,27 @@ static void test_long_words_and_utf8(void **state)
 	assert_int_equal(n, 1);
 }
 
+static void test_reference(void **state)
+{
+	char a[16384];
+	uint32_t ref[FP_MINHASH_K];
+	uint64_t nw;
+	struct fp_result r;
+	int n;
+
+	(void)state;
+	for (n = 3; n < 400; n += 37) {
+		make_text(a, sizeof(a), (uint32_t)n, n);
+		ref_minhash(a, ref, &nw);
+		fp_text(a, &r);
+		assert_int_equal(r.words, nw);
+		assert_memory_equal(r.minhash, ref, sizeof(ref));
+	}
+	fp_text("Gr\xc3\xbc\xc3\x9f" "e 12 UND 345 hallo Welt", &r);
+	ref_minhash("gr\xc3\xbc\xc3\x9f" "e 00 und 000 hallo welt", ref, &nw);
+	assert_memory_equal(r.minhash, ref, sizeof(ref));
+}
+
 static void test_reuse_after_final(void **state)
 {
 	struct fp_state st;
@@ -273,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_split_feed),
 		cmocka_unit_test(test_short_and_empty),
 		cmocka_unit_test(test_long_words_and_utf8),
+		cmocka_unit_test(test_reference),
 		cmocka_unit_test(test_reuse_after_final),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
