@@ -189,9 +189,11 @@ run_hostile() {
 		[[ -e "$f" ]] || continue
 		name="hostile_$(basename "${f%.*}")"
 		[[ "$name" =~ $CASES_SEL ]] || continue
+		local extra=()
+		mapfile -t extra < <(python3 "$HERE/hostile.py" --args "$f")
 		rc=0
 		timeout "$HOSTILE_TIMEOUT" /usr/bin/time -v -o "$f.time" \
-			"$TW_AGENT" --read "$f" --sessions "$f.jsonl" >"$f.out" 2>"$f.err" || rc=$?
+			"$TW_AGENT" --read "$f" --sessions "$f.jsonl" "${extra[@]}" >"$f.out" 2>"$f.err" || rc=$?
 		rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$f.time" 2>/dev/null)
 		local out
 		out=$(python3 "$HERE/hostile.py" --check "$f" --rc "$rc" --rss-kb "${rss:-0}" \
