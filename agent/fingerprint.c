@@ -3,7 +3,8 @@
  * fingerprint: streaming near-duplicate (min-hash over word shingles) and
  * exact (XXH3-128) fingerprints of decoded message text.  Text is cut into
  * normalised words (see fingerprint.h); every run of FP_SHINGLE_WORDS
- * consecutive words is one shingle, hashed once with XXH3-64; FP_MINHASH_K
+ * consecutive words is one shingle, its text ("w1 w2 w3", single spaces)
+ * hashed once with XXH3-64; FP_MINHASH_K
  * cheap derived hashes (a_i * h + b_i) >> 32 keep their minimum.  The exact
  * digest covers the normalised words, each followed by one space.
  * Pure code, constant memory (agent process, parser side).
@@ -62,16 +63,19 @@ static const uint64_t fp_add[FP_MINHASH_K] = {
 	0x7df235868c1df984ULL, 0x5f54e9ae0905635aULL,
 };
 
-/* Private part behind st->xxh: the XXH3 state, a batch of normalised
- * words (the digest is updated once per few hundred bytes, not per word),
- * and a batch of shingle hashes (the K minima are updated once per
- * FP_SH_BATCH shingles: each a_i, b_i and minimum stays in a register
- * while several shingles go through it). */
-#define FP_BATCH 512
+/* Private part behind st->xxh: the XXH3 state; the normalised text
+ * ("word word word "), which feeds the digest a batch at a time and in
+ * which the last FP_SHINGLE_WORDS words stay contiguous, so a shingle's
+ * hash is one XXH3-64 over its own text; and a batch of shingle hashes
+ * (the K minima are updated once per FP_SH_BATCH shingles: each a_i, b_i
+ * and minimum stays in a register while several shingles go through). */
+#define FP_BATCH 1024
 #define FP_SH_BATCH 8
 struct fp_priv {
 	XXH3_state_t *xs;
-	size_t n;
+	uint32_t n;                      /* bytes in buf */
+	uint32_t dn;                     /* bytes of buf already digested */
+	uint32_t ws[FP_SHINGLE_WORDS];   /* offsets of the last words, oldest first */
 	uint32_t npend;
 	uint64_t pend[FP_SH_BATCH];
 	uint8_t buf[FP_BATCH];
@@ -110,6 +114,7 @@ static void fp_reset(struct fp_state *st)
 	st->words = 0;
 	if (p) {
 		p->n = 0;
+		p->dn = 0;
 		p->npend = 0;
 		XXH3_128bits_reset(p->xs);
 	}
@@ -174,15 +179,19 @@ static uint32_t fp_utf8_trim(const char *w, uint32_t len)
 	return i - 1;              /* drop the incomplete sequence */
 }
 
-static void fp_digest_add(struct fp_priv *p, const char *w, uint32_t len)
+/* Room for one more word: digest what is pending and keep only the words
+ * a later shingle still needs. */
+static void fp_compact(struct fp_state *st, struct fp_priv *p)
 {
-	if (p->n + len + 1 > FP_BATCH) {
-		XXH3_128bits_update(p->xs, p->buf, p->n);
-		p->n = 0;
-	}
-	memcpy(p->buf + p->n, w, len);
-	p->n += len;
-	p->buf[p->n++] = ' ';
+	uint32_t keep, i;
+
+	XXH3_128bits_update(p->xs, p->buf + p->dn, p->n - p->dn);
+	keep = st->window_fill >= 2 ? p->ws[1] : st->window_fill == 1 ? p->ws[2] : p->n;
+	memmove(p->buf, p->buf + keep, p->n - keep);
+	for (i = 0; i < FP_SHINGLE_WORDS; i++)
+		p->ws[i] = p->ws[i] >= keep ? p->ws[i] - keep : 0;
+	p->n -= keep;
+	p->dn = p->n;
 }
 
 static inline uint32_t fp_min32(uint32_t a, uint32_t b)
@@ -267,8 +276,8 @@ static void fp_flush_minhash(struct fp_state *st, struct fp_priv *p)
 	p->npend = 0;
 }
 
-/* One finished word: digest it, slide the shingle window, queue the
- * shingle's hash for the minima. */
+/* One finished word: append it to the normalised text, and queue the
+ * hash of the shingle it completes. */
 static void fp_word_end(struct fp_state *st)
 {
 	struct fp_priv *p = st->xxh;
@@ -280,17 +289,21 @@ static void fp_word_end(struct fp_state *st)
 	st->utf8_pending = 0;
 	if (len == 0)
 		return;
-	fp_digest_add(p, st->word, len);
+	if (p->n + len + 1 > FP_BATCH)
+		fp_compact(st, p);
+	p->ws[0] = p->ws[1];
+	p->ws[1] = p->ws[2];
+	p->ws[2] = p->n;
+	memcpy(p->buf + p->n, st->word, len);
+	p->n += len;
+	p->buf[p->n++] = ' ';
 	st->words++;
-
-	st->window[0] = st->window[1];
-	st->window[1] = st->window[2];
-	st->window[2] = XXH3_64bits(st->word, len);
 	if (st->window_fill < FP_SHINGLE_WORDS)
 		st->window_fill++;
 	if (st->window_fill < FP_SHINGLE_WORDS)
 		return;
-	p->pend[p->npend++] = XXH3_64bits(st->window, sizeof(st->window));
+	/* "w1 w2 w3" without the trailing space */
+	p->pend[p->npend++] = XXH3_64bits(p->buf + p->ws[0], p->n - 1 - p->ws[0]);
 	if (p->npend == FP_SH_BATCH)
 		fp_flush_minhash(st, p);
 }
@@ -337,9 +350,9 @@ void fp_final(struct fp_state *st, struct fp_result *out)
 	if (p->npend)
 		fp_flush_minhash(st, p);
 	memset(out, 0, sizeof(*out));
-	if (p->n)
-		XXH3_128bits_update(p->xs, p->buf, p->n);
-	p->n = 0;
+	if (p->n > p->dn)
+		XXH3_128bits_update(p->xs, p->buf + p->dn, p->n - p->dn);
+	p->n = p->dn = 0;
 	d = XXH3_128bits_digest(p->xs);
 	XXH128_canonicalFromHash(&c, d);
 	memcpy(out->digest, c.digest, sizeof(out->digest));

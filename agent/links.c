@@ -360,14 +360,33 @@ static void links_tok_end(struct links *l)
 	l->tok_trig = 0;
 }
 
+/* Next ':' or '.' in s[from..end), or end; *nc and *nd cache the next
+ * position of each (SIZE_MAX: not searched yet) so every byte is searched
+ * at most once per char. */
+static size_t links_next_trig(const uint8_t *s, size_t from, size_t end, size_t *nc, size_t *nd)
+{
+	const uint8_t *q;
+
+	if (*nc == SIZE_MAX || *nc < from) {
+		q = memchr(s + from, ':', end - from);
+		*nc = q ? (size_t)(q - s) : end;
+	}
+	if (*nd == SIZE_MAX || *nd < from) {
+		q = memchr(s + from, '.', end - from);
+		*nd = q ? (size_t)(q - s) : end;
+	}
+	return *nc < *nd ? *nc : *nd;
+}
+
 /* Tokens that lie inside one call are analysed where they are; only a
  * token still open at the end is copied.  Either way a token is analysed
- * by its first LINKS_TOKEN_MAX bytes, and only if it holds ':' or '.'. */
+ * by its first LINKS_TOKEN_MAX bytes, and only if it holds ':' or '.':
+ * those are found with memchr, then the token around them. */
 void links_text(struct links *l, const char *text, size_t len)
 {
 	const uint8_t *s = (const uint8_t *)text;
-	size_t i = 0, st;
-	unsigned trig;
+	size_t i = 0, tail, p, nc, nd;
+	unsigned trig = 0;
 
 	if (l->tok_len) {
 		for (trig = l->tok_trig; i < len; i++) {
@@ -383,25 +402,30 @@ void links_text(struct links *l, const char *text, size_t len)
 			return;
 		links_tok_end(l);
 	}
-	while (i < len) {
-		while (i < len && links_cls[s[i]] == LC_DELIM)
-			i++;
-		if (i == len)
-			break;
-		for (st = i, trig = 0; i < len; i++) {
-			uint8_t k = links_cls[s[i]];
+	/* the last token may go on in the next call */
+	for (tail = len, trig = 0; tail > i; tail--) {
+		uint8_t k = links_cls[s[tail - 1]];
 
-			if (k == LC_DELIM)
-				break;
-			trig |= k;
-		}
-		if (i == len) {
-			links_tok_append(l, text + st, i - st);
-			l->tok_trig = (uint8_t)trig;
+		if (k == LC_DELIM)
 			break;
-		}
-		if (trig)
-			links_token(l, text + st, i - st > LINKS_TOKEN_MAX ? LINKS_TOKEN_MAX : i - st);
+		trig |= k;
+	}
+	nc = nd = SIZE_MAX;    /* not searched yet */
+	for (p = i; p < tail;) {
+		size_t q = links_next_trig(s, p, tail, &nc, &nd), ts, te;
+
+		if (q >= tail)
+			break;
+		for (ts = q; ts > p && links_cls[s[ts - 1]] != LC_DELIM; ts--)
+			;
+		for (te = q + 1; te < tail && links_cls[s[te]] != LC_DELIM; te++)
+			;
+		links_token(l, text + ts, te - ts > LINKS_TOKEN_MAX ? LINKS_TOKEN_MAX : te - ts);
+		p = te;
+	}
+	if (tail < len) {
+		links_tok_append(l, text + tail, len - tail);
+		l->tok_trig = (uint8_t)trig;
 	}
 }
 

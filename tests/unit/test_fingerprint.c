@@ -51,22 +51,28 @@ static const uint64_t ref_add[FP_MINHASH_K] = {
 
 static void ref_minhash(const char *t, uint32_t out[FP_MINHASH_K], uint64_t *nwords)
 {
-	uint64_t win[3] = { 0, 0, 0 };
-	char w[FP_MAX_WORD];
+	char w[3][FP_MAX_WORD];
+	size_t wl[3] = { 0, 0, 0 };
 	size_t i = 0, n = strlen(t);
-	int fill = 0, k;
+	int k;
 
 	memset(out, 0xff, FP_MINHASH_K * sizeof(uint32_t));
 	*nwords = 0;
 	while (i < n) {
+		char sh[3 * (FP_MAX_WORD + 1)];
 		size_t len = 0;
-		uint64_t sh;
+		uint64_t h;
 
 		while (i < n && !((unsigned char)t[i] >= 0x80 || (t[i] >= 'a' && t[i] <= 'z') ||
 				  (t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= '0' && t[i] <= '9')))
 			i++;
 		if (i >= n)
 			break;
+		memcpy(w[0], w[1], wl[1]);
+		wl[0] = wl[1];
+		memcpy(w[1], w[2], wl[2]);
+		wl[1] = wl[2];
+		wl[2] = 0;
 		while (i < n && ((unsigned char)t[i] >= 0x80 || (t[i] >= 'a' && t[i] <= 'z') ||
 				 (t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= '0' && t[i] <= '9'))) {
 			char c = t[i++];
@@ -75,18 +81,23 @@ static void ref_minhash(const char *t, uint32_t out[FP_MINHASH_K], uint64_t *nwo
 				c = (char)(c + 32);
 			if (c >= '0' && c <= '9')
 				c = '0';
-			assert_true(len < sizeof(w));
-			w[len++] = c;
+			assert_true(wl[2] < FP_MAX_WORD);
+			w[2][wl[2]++] = c;
 		}
-		(*nwords)++;
-		win[0] = win[1];
-		win[1] = win[2];
-		win[2] = XXH3_64bits(w, len);
-		if (++fill < 3)
+		if (++*nwords < 3)
 			continue;
-		sh = XXH3_64bits(win, sizeof(win));
+		/* the shingle's text: three words, single spaces */
+		memcpy(sh, w[0], wl[0]);
+		len = wl[0];
+		sh[len++] = ' ';
+		memcpy(sh + len, w[1], wl[1]);
+		len += wl[1];
+		sh[len++] = ' ';
+		memcpy(sh + len, w[2], wl[2]);
+		len += wl[2];
+		h = XXH3_64bits(sh, len);
 		for (k = 0; k < FP_MINHASH_K; k++) {
-			uint32_t v = (uint32_t)((ref_mul[k] * sh + ref_add[k]) >> 32);
+			uint32_t v = (uint32_t)((ref_mul[k] * h + ref_add[k]) >> 32);
 
 			if (v < out[k])
 				out[k] = v;
