@@ -11,8 +11,10 @@
  *   b3: payload length (low 6 bits); top 2 bits: bytes cut by the "snaplen"
  *   b4: ack offset, in 16-byte units, into the other direction
  *   b5: time step; 250..255 jump seconds; 255 also runs flow_table_expire
- * Payload byte values are their own sequence numbers (low 8 bits, per
- * direction), so the harness can check delivered streams for continuity.
+ * Payload byte values are their own sequence numbers (low 8 bits) xor the
+ * sender's port, so the harness can check delivered streams for continuity
+ * and direction.  Every fifth open() declines the flow; port 40002 is
+ * watched too, so those flows exercise the both-ports-watched orientation.
  * Checked: delivered bytes per direction never exceed the captured bytes
  * given to that flow; no callback after close (users are freed at close, so
  * ASan sees any); close exactly once per open; buffered bytes within the cap.
@@ -25,6 +27,7 @@
 #include "flow.h"
 
 struct fz_user {
+	uint8_t key[2];             /* payload bytes are seq ^ key, per direction */
 	uint64_t given[2], delivered[2];
 	bool corrupted;
 	bool have_last[2];
@@ -32,20 +35,22 @@ struct fz_user {
 };
 
 struct fz {
-	uint64_t opens, closes;
+	uint64_t open_calls, opens, closes;
 	uint32_t cur_captured;
 	bool cur_corrupt;
 	uint64_t max_total;
 };
 
-static uint8_t byte_key(int dir) { return dir ? 0x5a : 0x00; }
-
 static void *fz_open(void *ctx, const struct flow_info *fi)
 {
 	struct fz *z = ctx;
+	if (++z->open_calls % 5 == 0)
+		return NULL;    /* declined: untracked, and never closed */
 	struct fz_user *u = calloc(1, sizeof(*u));
 	if (!u)
 		abort();
+	u->key[FLOW_C2S] = (uint8_t)fi->client_port;
+	u->key[FLOW_S2C] = (uint8_t)fi->server_port;
 	z->opens++;
 	return u;
 }
@@ -73,7 +78,7 @@ static void fz_data(void *ctx, void *user, enum flow_dir dir, const uint8_t *buf
 		abort();
 	if (!u->corrupted) {
 		for (size_t i = 0; i < len; i++) {
-			uint8_t s = buf[i] ^ byte_key(dir);
+			uint8_t s = buf[i] ^ u->key[dir];
 			if (u->have_last[dir] && s != u->next_expected[dir])
 				abort();
 			u->have_last[dir] = true;
@@ -99,7 +104,8 @@ static void fz_close(void *ctx, void *user, enum flow_end why, uint64_t ts)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint16_t ports[] = { 25 };
+	/* 40002 too: flows of client port 40002 have both ports watched */
+	static const uint16_t ports[] = { 25, 40002 };
 	struct flow_limits lim = {
 		.max_flows = 3, .max_flow_buffer = 64, .max_total_buffer = 100,
 		.idle_timeout_s = 5, .closed_linger_s = 2,
@@ -109,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.close = fz_close,
 	};
 	struct fz z = { .max_total = lim.max_total_buffer };
-	struct flow_table *t = flow_table_new(&lim, ports, 1, &cb, &z);
+	struct flow_table *t = flow_table_new(&lim, ports, 2, &cb, &z);
 	uint32_t epoch[4] = { 0, 0, 0, 0 };
 	uint64_t ts = 1000000000ull;
 	uint8_t payload[64];
@@ -132,8 +138,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t cut = (uint32_t)(b[3] >> 6) * 8;
 		uint32_t cap = len > cut ? len - cut : 0;
 		uint32_t data_seq = seq + ((flags & DECODE_TH_SYN) ? 1 : 0);
+		uint16_t cport = (uint16_t)(40000 + sel);
+		uint8_t key = dir ? 25 : (uint8_t)cport;
 		for (uint32_t k = 0; k < len; k++)
-			payload[k] = (uint8_t)(data_seq + k) ^ byte_key(dir);
+			payload[k] = (uint8_t)(data_seq + k) ^ key;
 		if (b[2] & 0x10)
 			for (uint32_t k = 0; k < len; k += 3)
 				payload[k] ^= 0xff;
@@ -144,7 +152,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t cl[4] = { 198, 18, 0, 1 }, sv[4] = { 198, 19, 0, 2 };
 		memcpy(dir ? p.dst : p.src, cl, 4);
 		memcpy(dir ? p.src : p.dst, sv, 4);
-		uint16_t cport = (uint16_t)(40000 + sel);
 		p.sport = dir ? 25 : cport;
 		p.dport = dir ? cport : 25;
 		p.seq = seq;
