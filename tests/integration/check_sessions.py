@@ -24,6 +24,7 @@ SPEC values are exact JSON values, except objects with one "$" key:
   {"$has": {K: SPEC}}     object containing at least these keys (others free)
   {"$ja4": true}          the JA4 of this flow's ClientHello, computed with
                           tshark's dissection of the capture
+  {"$closed_by": true}    "rst" or "fin": what closed this flow in the capture
 Objects in a SPEC are compared key by key (keys missing from the SPEC are not
 checked); an empty object {} means the value must be exactly {}.  Lists must
 have the same length and match element by element.
@@ -284,6 +285,7 @@ class Ctx:
         self.pcap = pcap
         self._ja4 = None
         self.client = None
+        self.flow = None
 
     def ja4(self):
         if self._ja4 is None:
@@ -313,6 +315,16 @@ def compare(path, spec, got, probs, ctx):
                     probs.append("%s: missing key %r (have %r)" % (path, k, got))
                 else:
                     compare("%s.%s" % (path, k), v, got[k], probs, ctx)
+            return
+        if op == "$closed_by":
+            # "fin" or "rst", whichever closed this flow in the capture (for
+            # sessions whose close races, e.g. a TLS client that closes with
+            # unread data: RST or FIN depending on timing)
+            fl = ctx.flow
+            want = "truncated" if fl is None or not fl.closed else ("rst" if fl.rst else "fin")
+            if got != want:
+                probs.append("%s: expected %r (how the capture shows the close), got %r"
+                             % (path, want, got))
             return
         if op == "$ja4":
             want = ctx.ja4()
@@ -386,6 +398,7 @@ def check(case, spec_doc, sessions, pcap, probs):
         if flows is not None and i < len(flows):
             fl = flows[i]
             ctx.client = fl.client
+            ctx.flow = fl
             want_ip = spec.pop("client_ip", None)
             if want_ip is not None and fl.cip != want_ip:
                 probs.append("%s: capture flow %d comes from %s, the case expected %s"

@@ -28,7 +28,7 @@ if [[ $(id -u) != 0 ]]; then
 	echo "integration: must run as root (network namespaces)" >&2
 	exit 2
 fi
-for tool in ip ss tcpdump tshark swaks curl smtp-sink smtp-source postfix openssl python3 timeout; do
+for tool in ip ss tcpdump tshark swaks curl msmtp smtp-sink smtp-source postfix openssl python3 timeout; do
 	command -v "$tool" >/dev/null || { echo "integration: missing tool: $tool" >&2; exit 2; }
 done
 [[ -x /usr/bin/time ]] || { echo "integration: missing /usr/bin/time (package: time)" >&2; exit 2; }
@@ -112,6 +112,10 @@ client_pf_truncated() {
 client_sink_dotstuff() {
 	G2 swaks --server 198.18.0.11 --helo dots.g2.tw.test --from dots@g2.tw.test --to r@ext.test \
 		--timeout 20 --data "@$1/msg.eml"
+}
+client_sink_msmtp() {
+	G msmtp --host=198.18.0.11 --port=25 --auth=off --tls=off --timeout=20 \
+		--domain=msmtp.g1.tw.test --from=m@g1.tw.test r@ext.test r2@ext.test <"$1/msg.eml"
 }
 client_sink_bigbody() {
 	G swaks --server 198.18.0.11 --helo big.g1.tw.test --from big@g1.tw.test --to r@ext.test \
