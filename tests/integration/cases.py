@@ -136,6 +136,27 @@ def write(d, name, data):
 SUBJ_UTF8 = "Grüße aus Köln – Angebot 50%"
 
 
+def swaks_headers(data, headers):
+    """data after swaks' --header handling: a header already in the message
+    is replaced in place (its continuation lines dropped), the others are
+    appended to the header section in order."""
+    head, sep, body = data.partition(CRLF + CRLF)
+    lines = head.split(CRLF)
+    extra = []
+    for h in headers:
+        name = h.split(":", 1)[0]
+        idx = [i for i, ln in enumerate(lines) if ln.startswith(name + ":")]
+        if idx:
+            i = idx[-1]
+            j = i + 1
+            while j < len(lines) and lines[j][:1] in (" ", "\t"):
+                j += 1
+            lines[i:j] = [h]
+        else:
+            extra.append(h)
+    return CRLF.join(lines + extra) + sep + body
+
+
 def prep_pf_swaks_pipeline(d):
     import base64
     enc = "=?UTF-8?B?%s?=" % base64.b64encode(SUBJ_UTF8.encode()).decode()
@@ -144,11 +165,8 @@ def prep_pf_swaks_pipeline(d):
         "From: News <news@g1.tw.test>",
         "To: Alice <a@ext.test>, b@ext.test",
         "Cc: Carol <c@ext.test>",
-        "Subject: " + enc,
+        "Subject: replaced by swaks --header",
         "Message-ID: <p1.0001@g1.tw.test>",
-        "List-Unsubscribe: <mailto:unsub@g1.tw.test?subject=unsubscribe>, <https://g1.tw.test/u/123>",
-        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
-        "Precedence: Bulk",
         "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;",
         "\td=g1.tw.test; s=sel2024; t=1704103200;",
         "\th=from:to:subject:date:message-id;",
@@ -167,8 +185,16 @@ def prep_pf_swaks_pipeline(d):
         "Viele Grüße",
         "-- ",
         "News"])
+    headers = [
+        "Subject: " + enc,
+        "List-Unsubscribe: <mailto:unsub@g1.tw.test?subject=unsubscribe>, <https://g1.tw.test/u/123>",
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        "Precedence: Bulk",
+    ]
     write(d, "msg.eml", data)
-    content = swaks_wire(data)
+    # run.sh passes these as swaks --header options, one a line
+    write(d, "swaks_headers", "\n".join(headers) + "\n")
+    content = swaks_wire(swaks_headers(data, headers))
     rc = [rcpt("a@ext.test", 250, "2.1.5 Ok"),
           rcpt("nosuchuser@tw.test", 550,
                "5.1.1 <nosuchuser@tw.test>: Recipient address rejected: User unknown"),

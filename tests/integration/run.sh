@@ -73,9 +73,11 @@ G() { timeout 60 ip netns exec "$NS_G1" "$@"; }     # run in guest 1
 G2() { timeout 60 ip netns exec "$NS_G2" "$@"; }    # run in guest 2
 
 client_pf_swaks_pipeline() {
+	local h hdrs=()
+	while IFS= read -r h; do hdrs+=(--header "$h"); done <"$1/swaks_headers"
 	G swaks --server 198.18.0.1 --helo g1.tw.test --from news@g1.tw.test \
 		--to a@ext.test,nosuchuser@tw.test,b@ext.test --pipeline --timeout 20 \
-		--data "@$1/msg.eml"
+		--data "@$1/msg.eml" "${hdrs[@]}"
 }
 client_pf_starttls() {
 	G swaks --server 198.18.0.1 --helo tls.g1.tw.test --from x@g1.tw.test --to y@ext.test \
