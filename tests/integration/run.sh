@@ -136,10 +136,18 @@ client_sink_burst() {
 
 # ---- one case ---------------------------------------------------------------------
 
+# run_agent DIR: the agent on DIR/capture.pcap, to a file and (OUT "-") to
+# stdout; both outputs must be the same bytes.
 run_agent() {
 	local d=$1
 	timeout 60 "$TW_AGENT" --read "$d/capture.pcap" --sessions "$d/out.jsonl" \
-		>"$d/agent.out" 2>"$d/agent.err"
+		>"$d/agent.out" 2>"$d/agent.err" || return
+	timeout 60 "$TW_AGENT" --read "$d/capture.pcap" --sessions - \
+		>"$d/stdout.jsonl" 2>>"$d/agent.err" || return
+	if ! cmp -s "$d/out.jsonl" "$d/stdout.jsonl"; then
+		echo "--sessions - wrote other bytes than --sessions FILE" >>"$d/agent.err"
+		return 99
+	fi
 }
 
 run_case() {
