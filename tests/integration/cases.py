@@ -472,6 +472,36 @@ def client_pf_bdat(d):
     c.s.close()
 
 
+RBM_MSG = crlf(["From: sloppy@g2.tw.test", "To: r1@ext.test", "Subject: rcpt first",
+                "Message-ID: <rbm.1@g2.tw.test>", "", "a client that sends RCPT before MAIL",
+                ""]).encode()
+
+
+def prep_pf_rcpt_before_mail(d):
+    # A RCPT outside a transaction belongs to no transaction: "transactions"
+    # has one entry per MAIL command.
+    msg = message(RBM_MSG, message_id="rbm.1@g2.tw.test", **{"from": "sloppy@g2.tw.test"},
+                  subject="rcpt first", to_count=1)
+    t = txn("sloppy@g2.tw.test", 250, [rcpt("r1@ext.test", 250, "2.1.5 Ok")], "DATA", 250,
+            PF_QUEUED, msg)
+    return [session(G2, PF4 + ":25", "EHLO", "sloppy.g2.tw.test", PF_ESMTP,
+                    ["EHLO", "RCPT TO:", "MAIL FROM:", "DATA", "QUIT"],
+                    [220, 250, 503, 250, 250, 354, 250, 221], 6, [t], "quit", quit=True)]
+
+
+def client_pf_rcpt_before_mail(d):
+    c = Raw(PF4, G2)
+    assert c.reply()[0] == 220
+    c.cmd(b"EHLO sloppy.g2.tw.test\r\n", 250)
+    c.cmd(b"RCPT TO:<early@ext.test>\r\n", 503)       # "need MAIL command"
+    c.cmd(b"MAIL FROM:<sloppy@g2.tw.test>\r\n", 250)
+    c.cmd(b"RCPT TO:<r1@ext.test>\r\n", 250)
+    c.cmd(b"DATA\r\n", 354)
+    c.cmd(RBM_MSG + b".\r\n", 250)
+    c.cmd(b"QUIT\r\n", 221)
+    c.s.close()
+
+
 def prep_pf_truncated(d):
     return [session(G2, PF4 + ":25", "EHLO", "open.g2.tw.test", PF_ESMTP, ["EHLO"],
                     [220, 250], 1, [], "truncated", quit=False)]
@@ -626,7 +656,7 @@ def prep_sink_burst(d):
 
 CASES = [
     "pf_swaks_pipeline", "pf_starttls", "pf_curl", "pf_py_ipv6", "pf_py_rset",
-    "pf_py_noquit", "pf_py_rst", "pf_blocklisted", "pf_bdat", "pf_truncated",
+    "pf_py_noquit", "pf_py_rst", "pf_blocklisted", "pf_bdat", "pf_rcpt_before_mail", "pf_truncated",
     "sink_dotstuff", "sink_msmtp", "sink_bigbody", "sink_greylist", "sink_421", "sink_burst",
 ]
 

@@ -99,6 +99,7 @@ client_pf_blocklisted() {
 	[[ $? == 24 ]]
 }
 client_pf_bdat() { G python3 "$HERE/cases.py" client pf_bdat "$1"; }
+client_pf_rcpt_before_mail() { G2 python3 "$HERE/cases.py" client pf_rcpt_before_mail "$1"; }
 client_pf_truncated() {
 	# The client stays connected until the capture has stopped.
 	timeout 60 ip netns exec "$NS_G2" python3 "$HERE/cases.py" client pf_truncated "$1" &
