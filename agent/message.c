@@ -66,14 +66,15 @@ struct message {
 	bool finished;
 	enum msg_state state;
 
-	/* header section being collected */
+	/* header section: the field being collected (raw lines) */
 	char *hbuf;
 	uint32_t hlen, hcap, hlimit;
-	bool hfull;
+	bool field_cut;          /* the field outgrew hlimit: the rest is dropped */
 	uint32_t line_start;     /* offset of the current line in hbuf */
 	uint64_t line_len;       /* bytes of the current line so far, LF excluded */
 	char line_first;
-	bool line_cut;           /* part of the current line was not stored */
+	bool line_open;          /* a line has started and its LF not yet come */
+	struct msg_entity ent;   /* what the section's fields said so far */
 
 	/* MIME structure */
 	struct msg_level lv[MSG_MAX_DEPTH];
@@ -121,8 +122,9 @@ struct message *message_new(const struct message_config *cfg)
 	if (m->max_field > (1u << 20))
 		m->max_field = 1u << 20;
 	m->max_depth = cfg->max_mime_depth > MSG_MAX_DEPTH ? MSG_MAX_DEPTH : cfg->max_mime_depth;
-	m->hlimit = m->max_header;
 	m->state = MSG_HEADERS;
+	m->hlimit = m->max_header;   /* the rest of the section state is zero */
+	m->ent.blen = -1;
 	links_init(&m->links, cfg->shorteners, cfg->n_shorteners);
 	html_init(&m->html, &m->fp, &m->links);
 	m->mem = sizeof(*m) + 1024;   /* + the fingerprint's private state */
@@ -305,59 +307,40 @@ static void msg_top_field(struct message *m, const char *name, size_t nl,
 		*slot = msg_keep(m, v, n);
 }
 
-/* Parse the header section in hbuf[0..hlen): unfold each field in place
- * and hand it to the top-level facts and/or the entity description. */
-static void msg_parse_fields(struct message *m, bool top, struct msg_entity *e)
+/* One complete header field b[0..n) (raw lines, line breaks included):
+ * unfold it in place and hand it to the top-level facts and/or the
+ * entity description. */
+static void msg_field(struct message *m, bool top, char *b, size_t n)
 {
-	char *b = m->hbuf;
-	size_t n = m->hlen, i = 0;
+	const char *colon, *nl;
+	size_t name_len, first_end, r, w, vs;
 
-	memset(e, 0, sizeof(*e));
-	e->blen = -1;
-	while (i < n) {
-		size_t fs = i, fe = i, r, w, vs, first_end;
-		const char *colon, *nl;
-		size_t name_len;
-
-		for (;;) {
-			nl = memchr(b + fe, '\n', n - fe);
-			if (!nl) {
-				fe = n;
-				break;
-			}
-			fe = (size_t)(nl - b) + 1;
-			if (fe < n && (b[fe] == ' ' || b[fe] == '\t'))
-				continue;
-			break;
-		}
-		i = fe;
-		if (b[fs] == ' ' || b[fs] == '\t')
-			continue;           /* continuation without a field */
-		nl = memchr(b + fs, '\n', fe - fs);
-		first_end = nl ? (size_t)(nl - b) : fe;
-		colon = memchr(b + fs, ':', first_end - fs);
-		if (!colon)
-			continue;           /* not a header field */
-		name_len = (size_t)(colon - (b + fs));
-		while (name_len && (b[fs + name_len - 1] == ' ' || b[fs + name_len - 1] == '\t'))
-			name_len--;
-		if (name_len == 0)
+	if (n == 0 || b[0] == ' ' || b[0] == '\t')
+		return;                 /* continuation without a field */
+	nl = memchr(b, '\n', n);
+	first_end = nl ? (size_t)(nl - b) : n;
+	colon = memchr(b, ':', first_end);
+	if (!colon)
+		return;                 /* not a header field */
+	name_len = (size_t)(colon - b);
+	while (name_len && (b[name_len - 1] == ' ' || b[name_len - 1] == '\t'))
+		name_len--;
+	if (name_len == 0)
+		return;
+	/* unfold: drop the line breaks, keep the white space after them */
+	vs = (size_t)(colon - b) + 1;
+	for (r = w = vs; r < n; r++) {
+		if (b[r] == '\n' || (b[r] == '\r' && r + 1 < n && b[r + 1] == '\n'))
 			continue;
-		/* unfold: drop the line breaks, keep the white space after them */
-		vs = (size_t)(colon - b) + 1;
-		for (r = w = vs; r < fe; r++) {
-			if (b[r] == '\n' || (b[r] == '\r' && r + 1 < fe && b[r + 1] == '\n'))
-				continue;
-			b[w++] = b[r];
-		}
-		while (vs < w && msg_wsp(b[vs]))
-			vs++;
-		while (w > vs && msg_wsp(b[w - 1]))
-			w--;
-		if (top)
-			msg_top_field(m, b + fs, name_len, b + vs, w - vs);
-		msg_entity_field(e, b + fs, name_len, b + vs, w - vs);
+		b[w++] = b[r];
 	}
+	while (vs < w && msg_wsp(b[vs]))
+		vs++;
+	while (w > vs && msg_wsp(b[w - 1]))
+		w--;
+	if (top)
+		msg_top_field(m, b, name_len, b + vs, w - vs);
+	msg_entity_field(&m->ent, b, name_len, b + vs, w - vs);
 }
 
 /* ---- entities -------------------------------------------------------- */
@@ -449,31 +432,41 @@ static void msg_entity_begin(struct message *m, const struct msg_entity *e)
 	mime_decoder_init(&m->dec, e->cte);
 }
 
-static void msg_hreset(struct message *m, uint32_t limit)
+/* Start a header section whose fields are kept up to limit bytes each. */
+static void msg_section_begin(struct message *m, uint32_t limit)
 {
 	m->hlen = 0;
 	m->hlimit = limit;
-	m->hfull = false;
+	m->field_cut = false;
 	m->line_start = 0;
 	m->line_len = 0;
-	m->line_cut = false;
+	m->line_open = false;
+	memset(&m->ent, 0, sizeof(m->ent));
+	m->ent.blen = -1;
 }
 
-static void msg_top_done(struct message *m)
+/* The pending field is complete: parse it and empty the buffer. */
+static void msg_field_flush(struct message *m, bool top)
+{
+	msg_field(m, top, m->hbuf, m->hlen);
+	m->hlen = 0;
+	m->line_start = 0;
+	m->field_cut = false;
+}
+
+static uint32_t msg_part_limit(const struct message *m)
+{
+	return m->max_header < MSG_PART_HDR_MAX ? m->max_header : MSG_PART_HDR_MAX;
+}
+
+/* The blank line (or the end of input) closed a header section. */
+static void msg_section_end(struct message *m, bool top)
 {
 	struct msg_entity e;
 
-	msg_parse_fields(m, true, &e);
-	msg_hreset(m, m->max_header < MSG_PART_HDR_MAX ? m->max_header : MSG_PART_HDR_MAX);
-	msg_entity_begin(m, &e);
-}
-
-static void msg_part_done(struct message *m)
-{
-	struct msg_entity e;
-
-	msg_parse_fields(m, false, &e);
-	msg_hreset(m, m->hlimit);
+	msg_field_flush(m, top);
+	e = m->ent;
+	msg_section_begin(m, msg_part_limit(m));
 	msg_entity_begin(m, &e);
 }
 
@@ -522,23 +515,21 @@ static void msg_boundary(struct message *m, int lvl, bool close)
 	}
 	m->depth = (uint32_t)lvl + 1;
 	m->state = MSG_PART_HEADERS;
-	msg_hreset(m, m->max_header < MSG_PART_HDR_MAX ? m->max_header : MSG_PART_HDR_MAX);
+	msg_section_begin(m, msg_part_limit(m));
 }
 
-/* Append header bytes to hbuf within hlimit (growing it geometrically). */
+/* Append header bytes to the field in hbuf within hlimit (growing the
+ * buffer geometrically); a field that outgrows it is cut there. */
 static void msg_hstore(struct message *m, const uint8_t *p, size_t k, bool top)
 {
 	size_t room;
 
-	if (m->hfull) {
-		m->line_cut = true;
+	if (m->field_cut)
 		return;
-	}
 	room = m->hlimit - m->hlen;
 	if (k > room) {
 		k = room;
-		m->hfull = true;
-		m->line_cut = true;
+		m->field_cut = true;
 		if (top)
 			m->f.header_truncated = true;
 	}
@@ -552,8 +543,7 @@ static void msg_hstore(struct message *m, const uint8_t *p, size_t k, bool top)
 			nc = m->max_header;
 		nb = realloc(m->hbuf, nc);
 		if (!nb) {
-			m->hfull = true;
-			m->line_cut = true;
+			m->field_cut = true;
 			if (top)
 				m->f.header_truncated = true;
 			return;
@@ -566,47 +556,51 @@ static void msg_hstore(struct message *m, const uint8_t *p, size_t k, bool top)
 	m->hlen += (uint32_t)k;
 }
 
-/* Header section bytes: store them, and act on each completed line.
- * Returns the bytes consumed (at most one line's worth). */
+/* Header section bytes, at most one line's worth per call; returns the
+ * bytes consumed.  A field is complete when the next line starts with
+ * something other than blank space: it is parsed then, so only one field
+ * is ever held (max_header_bytes caps one field, not the section). */
 static size_t msg_headers(struct message *m, const uint8_t *p, size_t n, bool top)
 {
 	const uint8_t *nl = memchr(p, '\n', n);
 	size_t k = nl ? (size_t)(nl - p) + 1 : n;
 	size_t body = nl ? k - 1 : k;
-	uint32_t ls;
-	bool blank, cont, close;
+	bool close;
 	int lvl;
 
-	if (m->line_len == 0 && body > 0)
+	if (m->line_len == 0 && !m->line_open) {
+		/* first byte of a line: p[0] ('\n' for an empty line) */
+		m->line_open = true;
 		m->line_first = (char)p[0];
+		if (p[0] != ' ' && p[0] != '\t' && m->hlen)
+			msg_field_flush(m, top);
+		m->line_start = m->hlen;
+	}
 	msg_hstore(m, p, k, top);
 	m->line_len += body;
 	if (!nl)
 		return k;
-	blank = m->line_len == 0 || (m->line_len == 1 && m->line_first == '\r');
-	cont = !blank && (m->line_first == ' ' || m->line_first == '\t');
-	ls = m->line_start;
-	m->line_len = 0;
-	m->line_start = m->hlen;
-	if (blank) {
-		if (top)
-			msg_top_done(m);
-		else
-			msg_part_done(m);
-		m->line_cut = false;
+	m->line_open = false;
+	if (m->line_len == 0 || (m->line_len == 1 && m->line_first == '\r')) {
+		/* the blank line: it is not part of any field */
+		m->hlen = m->line_start;
+		m->line_len = 0;
+		msg_section_end(m, top);
 		return k;
 	}
+	m->line_len = 0;
+	if (m->line_first == ' ' || m->line_first == '\t')
+		return k;
 	if (top) {
-		if (!cont)
-			m->f.header_count++;
-	} else if (!cont && !m->line_cut && m->line_first == '-' &&
-		   (lvl = msg_boundary_match(m, m->hbuf + ls, m->hlen - ls, &close)) >= 0) {
+		m->f.header_count++;
+	} else if (!m->field_cut && m->line_first == '-' &&
+		   (lvl = msg_boundary_match(m, m->hbuf + m->line_start,
+					     m->hlen - m->line_start, &close)) >= 0) {
 		/* a boundary where part headers were expected: an empty part */
-		m->hlen = ls;
-		msg_part_done(m);
+		m->hlen = m->line_start;
+		msg_section_end(m, false);
 		msg_boundary(m, lvl, close);
 	}
-	m->line_cut = false;
 	return k;
 }
 
@@ -724,21 +718,21 @@ const struct message_facts *message_finish(struct message *m)
 	switch (m->state) {
 	case MSG_HEADERS:
 		/* headers without a body (or without the blank line) */
-		if (m->line_len && m->line_first != ' ' && m->line_first != '\t' &&
+		if (m->line_open && m->line_first != ' ' && m->line_first != '\t' &&
 		    !(m->line_len == 1 && m->line_first == '\r'))
 			m->f.header_count++;
 		if (m->f.header_bytes)
-			msg_top_done(m);
+			msg_section_end(m, true);
 		break;
 	case MSG_PART_HEADERS:
-		if (m->line_len && !m->line_cut && m->line_first == '-' &&
+		if (m->line_open && !m->field_cut && m->line_first == '-' &&
 		    (lvl = msg_boundary_match(m, m->hbuf + m->line_start,
 					      m->hlen - m->line_start, &close)) >= 0) {
 			m->hlen = m->line_start;
-			msg_part_done(m);
+			msg_section_end(m, false);
 			msg_boundary(m, lvl, close);
-		} else if (m->hlen) {
-			msg_part_done(m);
+		} else if (m->hlen || m->line_open) {
+			msg_section_end(m, false);
 		}
 		break;
 	default:

@@ -21,7 +21,10 @@
 struct message_config {
 	const char *const *shorteners;  /* borrowed; lower-case host names (e.g. "bit.ly") */
 	size_t n_shorteners;
-	uint32_t max_header_bytes;      /* whole header section kept for parsing (default 65536) */
+	uint32_t max_header_bytes;      /* bytes of one header field kept for parsing (default
+					 * 65536); fields are parsed one at a time, so a long
+					 * header section costs no memory, only a longer field
+					 * is cut (header_truncated) */
 	uint32_t max_field;             /* bytes kept of one header value (default 2048) */
 	uint32_t max_mime_depth;        /* nested multiparts followed (default 8) */
 };
@@ -57,7 +60,7 @@ struct message_facts {
 	uint64_t body_bytes;     /* bytes after the blank line, as transmitted */
 	uint32_t parts;          /* leaf MIME parts */
 	uint32_t attachments;    /* parts with Content-Disposition: attachment or a filename */
-	bool header_truncated;   /* header section exceeded max_header_bytes */
+	bool header_truncated;   /* a header field exceeded max_header_bytes and was cut */
 	bool mime_truncated;     /* nesting exceeded max_mime_depth */
 	struct {
 		uint32_t count;          /* http(s)/ftp/www. links in text and href/src in HTML */

@@ -534,23 +534,42 @@ static void test_caps(void **state)
 	const struct message_facts *f;
 
 	(void)state;
-	c.max_header_bytes = 512;
+	c.max_header_bytes = 512;    /* per field */
 	c.max_field = 32;
-	msg = malloc(8192);
+	msg = malloc(16384);
 	assert_non_null(msg);
-	off += (size_t)snprintf(msg + off, 8192 - off,
+	/* many small fields: all parsed, values capped at max_field */
+	off += (size_t)snprintf(msg + off, 16384 - off,
 				"Subject: a very long subject line that goes on and on and on\r\n");
 	for (i = 0; i < 40; i++)
-		off += (size_t)snprintf(msg + off, 8192 - off, "X-Filler-%02zu: some value here\r\n", i);
-	off += (size_t)snprintf(msg + off, 8192 - off, "\r\nbody words here\r\n");
+		off += (size_t)snprintf(msg + off, 16384 - off, "Received: from h%02zu by x\r\n", i);
+	off += (size_t)snprintf(msg + off, 16384 - off, "\r\nbody words here\r\n");
 	m = feed(&c, msg, 7);
 	f = message_finish(m);
-	assert_true(f->header_truncated);
+	assert_false(f->header_truncated);
 	assert_int_equal(f->header_count, 41);
+	assert_int_equal(f->received_count, 40);
 	assert_int_equal(strlen(f->subject), 31);
 	assert_int_equal(strlen(f->subject_raw), 31);
 	assert_int_equal(f->body_bytes, strlen("body words here\r\n"));
 	assert_int_equal(f->fingerprint.words, 3);
+	message_free(m);
+
+	/* one field larger than the cap is cut; the fields after it count */
+	off = 0;
+	off += (size_t)snprintf(msg + off, 16384 - off, "To: a0@example.org");
+	for (i = 1; i < 100; i++)
+		off += (size_t)snprintf(msg + off, 16384 - off, ",\r\n a%zu@example.org", i);
+	off += (size_t)snprintf(msg + off, 16384 - off,
+				"\r\nCc: x@y\r\nFrom: f@g\r\nSubject: after\r\n\r\nbody\r\n");
+	m = feed(&c, msg, 5);
+	f = message_finish(m);
+	assert_true(f->header_truncated);
+	assert_true(f->to_count > 10 && f->to_count < 100);
+	assert_int_equal(f->cc_count, 1);
+	assert_string_equal(f->subject, "after");
+	assert_string_equal(f->from_addr, "f@g");
+	assert_int_equal(f->header_count, 4);
 	assert_true(message_memory(m) < 64 * 1024);
 	message_free(m);
 	free(msg);
