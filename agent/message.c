@@ -25,7 +25,7 @@
 #include "mime.h"
 
 #define MSG_MAX_DEPTH 32            /* hard cap on max_mime_depth */
-#define MSG_BOUNDARY_MAX 200        /* RFC 2046 says 70; some senders exceed it */
+#define MSG_BOUNDARY_MAX 256        /* RFC 2046 says 70; some senders exceed it */
 #define MSG_PEEK_MAX (MSG_BOUNDARY_MAX + 64)  /* a '-' line held to test it */
 #define MSG_PART_HDR_MAX 16384      /* a part's header section kept */
 #define MSG_TYPE_MAX 96
@@ -52,7 +52,7 @@ struct msg_level {           /* one open multipart */
 /* What a header section says about its entity. */
 struct msg_entity {
 	char type[MSG_TYPE_MAX];
-	char boundary[MSG_BOUNDARY_MAX + 1];
+	char boundary[MSG_BOUNDARY_MAX + 2];   /* one more: "too long" shows */
 	long blen;
 	enum mime_cte cte;
 	bool attachment;
@@ -405,15 +405,15 @@ static void msg_entity_begin(struct message *m, const struct msg_entity *e)
 	m->peek_len = 0;
 	m->kind = KIND_SKIP;
 	if (multipart) {
-		if (m->depth < m->max_depth) {
+		if (m->depth < m->max_depth && e->blen <= MSG_BOUNDARY_MAX) {
 			struct msg_level *l = &m->lv[m->depth++];
-			size_t bl = (size_t)e->blen < MSG_BOUNDARY_MAX ? (size_t)e->blen : MSG_BOUNDARY_MAX;
 
-			memcpy(l->b, e->boundary, bl);
-			l->blen = (uint16_t)bl;
+			memcpy(l->b, e->boundary, (size_t)e->blen);
+			l->blen = (uint16_t)e->blen;
 			return;             /* preamble: skipped */
 		}
-		m->f.mime_truncated = true;  /* too deep: one opaque leaf */
+		/* too deep, or a boundary we cannot hold: one opaque leaf */
+		m->f.mime_truncated = true;
 	}
 	m->f.parts++;
 	if (e->attachment)

@@ -642,6 +642,21 @@ static void test_edge_cases(void **state)
 	assert_int_equal(f->parts, 1);
 	assert_int_equal(f->fingerprint.words, 4);   /* one zzz two zz */
 	message_free(m);
+	/* a boundary longer than we hold: an opaque leaf, flagged */
+	{
+		char msg[1024], b[300];
+
+		memset(b, 'b', 299);
+		b[299] = '\0';
+		snprintf(msg, sizeof(msg), "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n"
+			 "--%s\r\n\r\nhidden text\r\n--%s--\r\n", b, b, b);
+		m = feed(&c, msg, 0);
+		f = message_finish(m);
+		assert_true(f->mime_truncated);
+		assert_int_equal(f->parts, 1);
+		assert_int_equal(f->fingerprint.words, 0);
+		message_free(m);
+	}
 	/* multipart without boundary: read as text */
 	m = feed(&c, "Content-Type: multipart/mixed\r\n\r\nsome text\r\n", 0);
 	f = message_finish(m);
