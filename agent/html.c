@@ -213,26 +213,41 @@ static void html_entity_end(struct html *h, bool semi)
 
 /* ---- tags ----------------------------------------------------------- */
 
-static bool html_tag_is(const struct html *h, const char *name)
-{
-	return h->tag_len < HTML_NAME_MAX && strcmp(h->tag, name) == 0;
-}
+/* Tags that matter, identified once when the name is complete. */
+enum {
+	T_OTHER = 0, T_INLINE, T_SCRIPT, T_STYLE, T_IFRAME, T_FORM, T_OBJECT, T_META, T_LINK,
+};
+
+struct html_tag_name {
+	const char *name;
+	uint8_t id;
+};
 
 /* Inline formatting tags do not separate words ("<b>W</b>ord"). */
-static bool html_tag_inline(const struct html *h)
+static const struct html_tag_name html_tags[] = {
+	{ "a", T_INLINE }, { "abbr", T_INLINE }, { "acronym", T_INLINE }, { "applet", T_OBJECT },
+	{ "b", T_INLINE }, { "bdi", T_INLINE }, { "bdo", T_INLINE }, { "big", T_INLINE },
+	{ "cite", T_INLINE }, { "code", T_INLINE }, { "data", T_INLINE }, { "del", T_INLINE },
+	{ "dfn", T_INLINE }, { "em", T_INLINE }, { "embed", T_OBJECT }, { "font", T_INLINE },
+	{ "form", T_FORM }, { "frame", T_IFRAME }, { "i", T_INLINE }, { "iframe", T_IFRAME },
+	{ "ins", T_INLINE }, { "kbd", T_INLINE }, { "link", T_LINK }, { "mark", T_INLINE },
+	{ "meta", T_META }, { "o:p", T_INLINE }, { "object", T_OBJECT }, { "q", T_INLINE },
+	{ "s", T_INLINE }, { "samp", T_INLINE }, { "script", T_SCRIPT }, { "small", T_INLINE },
+	{ "span", T_INLINE }, { "strike", T_INLINE }, { "strong", T_INLINE }, { "style", T_STYLE },
+	{ "sub", T_INLINE }, { "sup", T_INLINE }, { "time", T_INLINE }, { "tt", T_INLINE },
+	{ "u", T_INLINE }, { "var", T_INLINE }, { "wbr", T_INLINE },
+};
+
+static uint8_t html_tag_lookup(const struct html *h)
 {
-	static const char *const inl[] = {
-		"a", "abbr", "acronym", "b", "bdi", "bdo", "big", "cite", "code", "data",
-		"del", "dfn", "em", "font", "i", "ins", "kbd", "mark", "o:p", "q", "s",
-		"samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt",
-		"u", "var", "wbr",
-	};
 	size_t i;
 
-	for (i = 0; i < sizeof(inl) / sizeof(inl[0]); i++)
-		if (html_tag_is(h, inl[i]))
-			return true;
-	return false;
+	if (h->tag_len == 0 || h->tag_len > 7)
+		return T_OTHER;
+	for (i = 0; i < sizeof(html_tags) / sizeof(html_tags[0]); i++)
+		if (html_tags[i].name[0] == h->tag[0] && strcmp(html_tags[i].name, h->tag) == 0)
+			return html_tags[i].id;
+	return T_OTHER;
 }
 
 static void html_name_add(char *buf, uint8_t *len, char c)
@@ -249,6 +264,7 @@ static void html_tag_start(struct html *h, bool end_tag)
 {
 	h->end_tag = end_tag;
 	h->tag_len = 0;
+	h->tag_id = T_OTHER;
 	h->tag[0] = '\0';
 	h->t_rel_css = h->t_refresh = h->t_href_remote = false;
 	h->murl_len = 0;
@@ -295,7 +311,7 @@ static void html_attr_begin_value(struct html *h)
 		h->attr_kind = A_REL;
 	else if (strcmp(h->attr, "http-equiv") == 0)
 		h->attr_kind = A_EQUIV;
-	else if (strcmp(h->attr, "content") == 0 && html_tag_is(h, "meta"))
+	else if (strcmp(h->attr, "content") == 0 && h->tag_id == T_META)
 		h->attr_kind = A_CONTENT;
 }
 
@@ -375,32 +391,44 @@ static void html_tag_done(struct html *h)
 {
 	h->state = H_DATA;
 	if (!h->end_tag) {
-		if (html_tag_is(h, "script")) {
+		switch (h->tag_id) {
+		case T_SCRIPT:
 			h->flags.script = true;
 			h->raw = RAW_SCRIPT;
-		} else if (html_tag_is(h, "style")) {
+			break;
+		case T_STYLE:
 			h->raw = RAW_STYLE;
 			h->imp_len = -1;
-		} else if (html_tag_is(h, "iframe") || html_tag_is(h, "frame")) {
+			break;
+		case T_IFRAME:
 			h->flags.iframe = true;
-		} else if (html_tag_is(h, "form")) {
+			break;
+		case T_FORM:
 			h->flags.form = true;
-		} else if (html_tag_is(h, "object") || html_tag_is(h, "embed") ||
-			   html_tag_is(h, "applet")) {
+			break;
+		case T_OBJECT:
 			h->flags.object = true;
-		} else if (html_tag_is(h, "meta") && h->t_refresh) {
-			h->flags.meta_refresh = true;
-			if (h->murl_len)
-				links_add_url(h->links, h->murl, h->murl_len);
-		} else if (html_tag_is(h, "link") && h->t_rel_css && h->t_href_remote) {
-			h->flags.external_css = true;
+			break;
+		case T_META:
+			if (h->t_refresh) {
+				h->flags.meta_refresh = true;
+				if (h->murl_len)
+					links_add_url(h->links, h->murl, h->murl_len);
+			}
+			break;
+		case T_LINK:
+			if (h->t_rel_css && h->t_href_remote)
+				h->flags.external_css = true;
+			break;
+		default:
+			break;
 		}
 		if (h->raw != RAW_NONE) {
 			h->state = H_RAW;
 			h->raw_match = 0;
 		}
 	}
-	if (!html_tag_inline(h))
+	if (h->tag_id != T_INLINE)
 		fp_feed(h->fp, " ", 1);
 	links_text_break(h->links);
 }
@@ -553,12 +581,15 @@ void html_feed(struct html *h, const char *s, size_t n)
 			i++;
 			break;
 		case H_TAG_NAME:
-			if (html_wsp(c) || c == '/')
+			if (html_wsp(c) || c == '/') {
+				h->tag_id = html_tag_lookup(h);
 				h->state = H_BEFORE_ATTR;
-			else if (c == '>')
+			} else if (c == '>') {
+				h->tag_id = html_tag_lookup(h);
 				html_tag_done(h);
-			else
+			} else {
 				html_name_add(h->tag, &h->tag_len, c);
+			}
 			i++;
 			break;
 		case H_BEFORE_ATTR:

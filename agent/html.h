@@ -34,7 +34,7 @@ struct html {
 	struct links *links;      /* borrowed */
 	struct html_flags flags;  /* accumulated over every part fed */
 	/* private */
-	uint8_t state, raw, raw_match, dashes, attr_kind;
+	uint8_t state, raw, raw_match, dashes, attr_kind, tag_id;
 	char quote;
 	bool end_tag, t_rel_css, t_refresh, t_href_remote;
 	uint8_t tag_len, attr_len, ent_len;
