@@ -569,10 +569,12 @@ def prep_sink_msmtp(d):
     t = txn("m@g1.tw.test", 250, [rcpt("r@ext.test", 250, "2.1.5 Ok"),
                                   rcpt("r2@ext.test", 250, "2.1.5 Ok")],
             "DATA", 250, "2.0.0 Ok", msg)
-    # msmtp sends MAIL alone, then RCPT, RCPT and DATA in one go (PIPELINING).
+    # msmtp sends MAIL alone, then RCPT, RCPT and DATA with separate writes
+    # without waiting (PIPELINING); the sink often answers each before the
+    # next write leaves, so whether the wire shows pipelining is timing.
     return [sink_session(G1, SINK, "msmtp.g1.tw.test",
                          ["EHLO", "MAIL FROM:", "RCPT TO:", "DATA", "QUIT"],
-                         [220, 250, 250, 250, 250, 354, 250, 221], 6, [t], pipelining=True)]
+                         [220, 250, 250, 250, 250, 354, 250, 221], 6, [t], pipelining=ANY)]
 
 
 def big_body():
