@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * decode: one captured frame in, the TCP facts the flow table needs out.
  * Runs in the agent, on the parser side of the packet path.  Pure code: no

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * flow: the TCP flow table and per-direction reassembly, in the agent's
  * parser side.  Pure code: segments in, ordered byte streams out through

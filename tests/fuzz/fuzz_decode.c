@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for decode.c.  Input: byte 0 selects the link type
  * (low 4 bits, modulo the supported list) and whether the wire length

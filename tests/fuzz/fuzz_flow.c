@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for flow.c.  The input is a sequence of 6-byte segment
  * descriptors fed to a table with tiny caps (3 flows, 64 bytes per

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for decode.c: hand-built frames for every supported link type,
  * VLAN stacks, IPv6 extension chains, and every truncation point of each
