@@ -478,15 +478,17 @@ RBM_MSG = crlf(["From: sloppy@g2.tw.test", "To: r1@ext.test", "Subject: rcpt fir
 
 
 def prep_pf_rcpt_before_mail(d):
-    # A RCPT outside a transaction belongs to no transaction: "transactions"
-    # has one entry per MAIL command.
+    # A RCPT outside a transaction opens a transaction without MAIL
+    # (mail_from null) that keeps the rejected recipient: evidence of a
+    # client that does not follow the protocol.
     msg = message(RBM_MSG, message_id="rbm.1@g2.tw.test", **{"from": "sloppy@g2.tw.test"},
                   subject="rcpt first", to_count=1)
+    early = txn(None, None, [rcpt("early@ext.test", 503, "5.5.1 Error: need MAIL command")])
     t = txn("sloppy@g2.tw.test", 250, [rcpt("r1@ext.test", 250, "2.1.5 Ok")], "DATA", 250,
             PF_QUEUED, msg)
     return [session(G2, PF4 + ":25", "EHLO", "sloppy.g2.tw.test", PF_ESMTP,
                     ["EHLO", "RCPT TO:", "MAIL FROM:", "DATA", "QUIT"],
-                    [220, 250, 503, 250, 250, 354, 250, 221], 6, [t], "quit", quit=True)]
+                    [220, 250, 503, 250, 250, 354, 250, 221], 6, [early, t], "quit", quit=True)]
 
 
 def client_pf_rcpt_before_mail(d):

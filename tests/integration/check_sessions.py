@@ -170,7 +170,8 @@ def validate_txn(x, where):
     e = []
     if not _keys(e, where, x, TXN_KEYS):
         return e
-    _type(e, where + ".mail_from", x.get("mail_from"), STR)
+    # null: a transaction opened by RCPT or DATA without a MAIL command
+    _type(e, where + ".mail_from", x.get("mail_from"), STR, True)
     for k in TXN_STR_NULL:
         _type(e, where + "." + k, x.get(k), STR, True)
     for k in ("mail_code", "data_code"):
