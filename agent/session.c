@@ -216,6 +216,10 @@ static void add_code(struct session *s, int code)
 
 static void add_verb(struct session *s, const char *v, size_t len)
 {
+	/* kept as a C string: stop at a NUL so that equal verbs compare equal */
+	const char *nul = memchr(v, '\0', len);
+	if (nul)
+		len = (size_t)(nul - v);
 	if (len > 32)
 		len = 32;
 	for (uint32_t i = 0; i < s->n_verbs; i++)
