@@ -28,11 +28,9 @@ void jsonw_reset(struct jsonw *w)
 	w->oom = false;
 }
 
-/* Make room for n more bytes; false (and oom set) when that fails. */
-static bool reserve(struct jsonw *w, size_t n)
+/* Grow for n more bytes; false (and oom set) when that fails. */
+static bool grow(struct jsonw *w, size_t n)
 {
-	if (w->len + n <= w->cap)
-		return true;
 	if (w->oom)
 		return false;
 	size_t cap = w->cap ? w->cap : 1024;
@@ -48,7 +46,13 @@ static bool reserve(struct jsonw *w, size_t n)
 	return true;
 }
 
-static void put(struct jsonw *w, const char *s, size_t n)
+/* Make room for n more bytes; false (and oom set) when that fails. */
+static inline bool reserve(struct jsonw *w, size_t n)
+{
+	return w->len + n <= w->cap || grow(w, n);
+}
+
+static inline void put(struct jsonw *w, const char *s, size_t n)
 {
 	if (!reserve(w, n))
 		return;
@@ -56,7 +60,7 @@ static void put(struct jsonw *w, const char *s, size_t n)
 	w->len += n;
 }
 
-static void putc_(struct jsonw *w, char c)
+static inline void putc_(struct jsonw *w, char c)
 {
 	if (!reserve(w, 1))
 		return;
@@ -64,7 +68,7 @@ static void putc_(struct jsonw *w, char c)
 }
 
 /* Separator before a value or key at the current level. */
-static void sep(struct jsonw *w)
+static inline void sep(struct jsonw *w)
 {
 	if (w->need_comma[w->depth])
 		putc_(w, ',');
@@ -210,33 +214,46 @@ void jsonw_cstr(struct jsonw *w, const char *s)
 		jsonw_str(w, s, strlen(s));
 }
 
+/* Decimal digits of v written backwards ending at e; returns the start. */
+static char *digits(uint64_t v, char *e)
+{
+	do {
+		*--e = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return e;
+}
+
 void jsonw_int(struct jsonw *w, int64_t v)
 {
-	char b[24];
-	int n = snprintf(b, sizeof(b), "%lld", (long long)v);
+	char b[24], *e = b + sizeof(b);
+	char *p = digits(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, e);
+	if (v < 0)
+		*--p = '-';
 	sep(w);
-	put(w, b, (size_t)n);
+	put(w, p, (size_t)(e - p));
 }
 
 void jsonw_uint(struct jsonw *w, uint64_t v)
 {
-	char b[24];
-	char *e = b + sizeof(b), *p = e;
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	char b[24], *e = b + sizeof(b);
+	char *p = digits(v, e);
 	sep(w);
 	put(w, p, (size_t)(e - p));
 }
 
 void jsonw_ts_us(struct jsonw *w, uint64_t us)
 {
-	char b[32];
-	int n = snprintf(b, sizeof(b), "%llu.%06llu", (unsigned long long)(us / 1000000),
-			 (unsigned long long)(us % 1000000));
+	char b[32], *e = b + sizeof(b), *p = e;
+	uint64_t frac = us % 1000000;
+	for (int i = 0; i < 6; i++) {
+		*--p = (char)('0' + frac % 10);
+		frac /= 10;
+	}
+	*--p = '.';
+	p = digits(us / 1000000, p);
 	sep(w);
-	put(w, b, (size_t)n);
+	put(w, p, (size_t)(e - p));
 }
 
 void jsonw_bool(struct jsonw *w, bool v)
