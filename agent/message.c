@@ -127,7 +127,7 @@ struct message *message_new(const struct message_config *cfg)
 	m->ent.blen = -1;
 	links_init(&m->links, cfg->shorteners, cfg->n_shorteners);
 	html_init(&m->html, &m->fp, &m->links);
-	m->mem = sizeof(*m) + 1024;   /* + the fingerprint's private state */
+	m->mem = sizeof(*m) + 2048;   /* + the fingerprint's private state */
 	return m;
 }
 
