@@ -250,12 +250,16 @@ def main():
             for test, rows in zeek.get(rel, []):
                 compare_zeek(name, test, rows, ours, diffs)
 
-    def key(d):
-        return (d["capture"], d["session"], d["field"], d["ours"], d["oracle"])
-    known = {key(e): e for e in explained}
-    unexplained = [d for d in diffs if key(d) not in known]
-    used = {key(d) for d in diffs}
-    stale = [e for e in explained if key(e) not in used]
+    def explains(e, d):
+        if (e["capture"], e["session"], e["field"]) != (d["capture"], d["session"], d["field"]):
+            return False
+        if e.get("match") == "prefix":
+            # a value we cap: ours must be exactly the first ours_len bytes
+            return len(d["ours"]) == e["ours_len"] and d["oracle"].startswith(d["ours"]) \
+                and len(d["oracle"]) == e["oracle_len"]
+        return (e["ours"], e["oracle"]) == (d["ours"], d["oracle"])
+    unexplained = [d for d in diffs if not any(explains(e, d) for e in explained)]
+    stale = [e for e in explained if not any(explains(e, d) for d in diffs)]
     print("golden: %d captures, %d oracle sessions, %d differences (%d explained, %d unexplained)"
           % (checked, sessions_checked, len(diffs), len(diffs) - len(unexplained), len(unexplained)))
     for e in stale:
