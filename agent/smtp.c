@@ -5,6 +5,9 @@
  * pure code, no I/O, no logging, no globals.  Guest bytes are hostile: every
  * buffer here is capped by struct smtp_limits, allocated only when a line
  * spans two feeds (or bytes must be held), and freed as soon as it is used.
+ * This file is the stream state machine: it assembles lines and decides
+ * what they are; what a single line says (verbs, paths, BDAT arguments,
+ * reply codes) is parsed by smtp_grammar.c.
  *
  * Client side modes (enum smtp_cmode): command lines; bytes held while a
  * DATA/STARTTLS reply is awaited; DATA content (dot-unstuffing state
@@ -36,6 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smtp_grammar.h"
+
 enum smtp_cmode {
 	SMTP_CM_CMD = 0,   /* command lines */
 	SMTP_CM_HOLD,      /* waiting for the reply to DATA or STARTTLS */
@@ -63,7 +68,6 @@ enum smtp_lr { SMTP_LR_NEED_MORE = 0, SMTP_LR_LINE };
 #define SMTP_MAX_PENDING  (1u << 20)
 #define SMTP_MAX_HELD     (1u << 26)
 #define SMTP_PQ_SMALL     8u
-#define SMTP_BDAT_MAX_ARG 25u     /* "18446744073709551615 LAST" */
 
 /* A line handed out by line_next(): borrowed, valid until line_release(). */
 struct smtp_line {
@@ -149,27 +153,6 @@ struct smtp {
 static void client_process(struct smtp *s, const uint8_t *p, size_t n);
 static void client_line(struct smtp *s, const struct smtp_line *ln);
 
-static const char *const smtp_verb_names[SMTP_CMD_COUNT] = {
-	[SMTP_CMD_NONE] = "NONE",         [SMTP_CMD_UNKNOWN] = "UNKNOWN",
-	[SMTP_CMD_HELO] = "HELO",         [SMTP_CMD_EHLO] = "EHLO",
-	[SMTP_CMD_LHLO] = "LHLO",         [SMTP_CMD_MAIL] = "MAIL",
-	[SMTP_CMD_RCPT] = "RCPT",         [SMTP_CMD_DATA] = "DATA",
-	[SMTP_CMD_DATA_END] = "DATA_END", [SMTP_CMD_BDAT] = "BDAT",
-	[SMTP_CMD_RSET] = "RSET",         [SMTP_CMD_NOOP] = "NOOP",
-	[SMTP_CMD_QUIT] = "QUIT",         [SMTP_CMD_STARTTLS] = "STARTTLS",
-	[SMTP_CMD_AUTH] = "AUTH",         [SMTP_CMD_AUTH_DATA] = "AUTH_DATA",
-	[SMTP_CMD_VRFY] = "VRFY",         [SMTP_CMD_EXPN] = "EXPN",
-	[SMTP_CMD_HELP] = "HELP",         [SMTP_CMD_ETRN] = "ETRN",
-	[SMTP_CMD_XCLIENT] = "XCLIENT",
-};
-
-const char *smtp_verb_name(enum smtp_verb v)
-{
-	if ((unsigned)v >= SMTP_CMD_COUNT)
-		return "UNKNOWN";
-	return smtp_verb_names[v];
-}
-
 static const char *const smtp_anomaly_names[SMTP_AN_COUNT] = {
 	[SMTP_AN_LINE_TOO_LONG] = "line_too_long",
 	[SMTP_AN_BARE_LF] = "bare_lf",
@@ -201,30 +184,6 @@ void smtp_limits_default(struct smtp_limits *l)
 }
 
 /* ---- small helpers -------------------------------------------------------- */
-
-static uint8_t ascii_upper(uint8_t c)
-{
-	return (c >= 'a' && c <= 'z') ? (uint8_t)(c - 32) : c;
-}
-
-/* Case-insensitive ASCII compare of n bytes of p against upper-case word w. */
-static bool ieq(const uint8_t *p, const char *w, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (ascii_upper(p[i]) != (uint8_t)w[i])
-			return false;
-	return true;
-}
-
-static bool is_blank(uint8_t c)
-{
-	return c == ' ' || c == '\t' || c == '\r';
-}
-
-static bool is_digit(uint8_t c)
-{
-	return c >= '0' && c <= '9';
-}
 
 static void emit(struct smtp *s, struct smtp_event *ev)
 {
@@ -732,179 +691,13 @@ static size_t hold_feed(struct smtp *s, const uint8_t *p, size_t n)
 
 /* ---- commands -------------------------------------------------------------- */
 
-struct smtp_verb_def {
-	const char *word;
-	uint8_t len;
-	enum smtp_verb verb;
-};
-
-static const struct smtp_verb_def smtp_verbs[] = {
-	{ "HELO", 4, SMTP_CMD_HELO },      { "EHLO", 4, SMTP_CMD_EHLO },
-	{ "LHLO", 4, SMTP_CMD_LHLO },      { "MAIL", 4, SMTP_CMD_MAIL },
-	{ "RCPT", 4, SMTP_CMD_RCPT },      { "DATA", 4, SMTP_CMD_DATA },
-	{ "BDAT", 4, SMTP_CMD_BDAT },      { "RSET", 4, SMTP_CMD_RSET },
-	{ "NOOP", 4, SMTP_CMD_NOOP },      { "QUIT", 4, SMTP_CMD_QUIT },
-	{ "STARTTLS", 8, SMTP_CMD_STARTTLS }, { "AUTH", 4, SMTP_CMD_AUTH },
-	{ "VRFY", 4, SMTP_CMD_VRFY },      { "EXPN", 4, SMTP_CMD_EXPN },
-	{ "HELP", 4, SMTP_CMD_HELP },      { "ETRN", 4, SMTP_CMD_ETRN },
-	{ "XCLIENT", 7, SMTP_CMD_XCLIENT },
-};
-
 /*
- * BDAT argument (the bytes after "BDAT "), following Zeek's rules: at most
- * 25 bytes, a chunk size of at most 20 digits with no leading blank, then
- * nothing or " LAST" (any case).  Sizes above INT64_MAX are refused.
- */
-static bool bdat_parse(const uint8_t *a, size_t n, uint64_t *size, bool *last)
-{
-	uint64_t v = 0;
-	size_t i = 0;
-
-	if (n == 0 || n > SMTP_BDAT_MAX_ARG || !is_digit(a[0]))
-		return false;
-	while (i < n && is_digit(a[i])) {
-		uint64_t d = (uint64_t)(a[i] - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
-		i++;
-	}
-	if (v > (uint64_t)INT64_MAX)
-		return false;
-	*last = false;
-	if (i < n) {
-		if (n - i != 5 || a[i] != ' ' || !ieq(a + i + 1, "LAST", 4))
-			return false;
-		*last = true;
-	}
-	*size = v;
-	return true;
-}
-
-/*
- * The path of MAIL FROM:/RCPT TO: starting at a[0..n): "<...>" (quoted local
- * parts may hold blanks and '>'; a source route "@a,@b:" is skipped) or a
- * bare address up to the first blank.  Fills addr/params of c.
- */
-static void path_parse(const uint8_t *a, size_t n, struct smtp_command *c)
-{
-	size_t i = 0, start, stop;
-	bool quoted = false, bracket;
-
-	bracket = n > 0 && a[0] == '<';
-	if (bracket)
-		i = 1;
-	start = i;
-	for (; i < n; i++) {
-		uint8_t ch = a[i];
-
-		if (quoted) {
-			if (ch == '\\' && i + 1 < n)
-				i++;
-			else if (ch == '"')
-				quoted = false;
-			continue;
-		}
-		if (ch == '"')
-			quoted = true;
-		else if (bracket ? ch == '>' : (ch == ' ' || ch == '\t'))
-			break;
-	}
-	stop = i;
-	if (bracket && i == n) {
-		/* no closing '>': take up to the first blank */
-		for (stop = start; stop < n && a[stop] != ' ' && a[stop] != '\t'; stop++)
-			;
-		i = stop;
-	} else if (bracket) {
-		i++;            /* past '>' */
-	}
-	if (stop == start && (!bracket || i == stop))
-		return;         /* nothing there, or a lone "<" */
-	/* source route: "@hosta,@hostb:user@host" */
-	if (stop > start && a[start] == '@') {
-		const uint8_t *colon = memchr(a + start, ':', stop - start);
-
-		if (colon)
-			start = (size_t)(colon - a) + 1;
-	}
-	c->addr = (const char *)a + start;
-	c->addr_len = stop - start;
-	c->addr_valid = true;
-	while (i < n && is_blank(a[i]))
-		i++;
-	while (n > i && is_blank(a[n - 1]))
-		n--;
-	c->params = (const char *)a + i;
-	c->params_len = n - i;
-}
-
-/*
- * Parse one client command line into *c (pointers borrow from ln).  Leading
- * blanks are skipped; the verb is the first word; MAIL and RCPT take
- * "FROM:"/"TO:" (any case, blanks tolerated around the colon) into raw_verb.
+ * Parse one client command line into *c (zeroed by the caller; pointers
+ * borrow from ln): the grammar, plus what the line assembler knows.
  */
 static void cmd_parse(const struct smtp_line *ln, struct smtp_command *c)
 {
-	const uint8_t *p = ln->p;
-	size_t n = ln->len, i = 0, w0, w1, rv_end, a0, a1;
-
-	while (i < n && is_blank(p[i]))
-		i++;
-	w0 = i;
-	while (i < n && p[i] != ' ' && p[i] != '\t')
-		i++;
-	w1 = i;
-	c->verb = SMTP_CMD_UNKNOWN;
-	for (size_t k = 0; k < sizeof(smtp_verbs) / sizeof(smtp_verbs[0]); k++) {
-		if (w1 - w0 == smtp_verbs[k].len && ieq(p + w0, smtp_verbs[k].word, w1 - w0)) {
-			c->verb = smtp_verbs[k].verb;
-			break;
-		}
-	}
-	rv_end = w1;
-	if (c->verb == SMTP_CMD_MAIL || c->verb == SMTP_CMD_RCPT) {
-		const char *kw = c->verb == SMTP_CMD_MAIL ? "FROM" : "TO";
-		size_t kl = strlen(kw), j = w1;
-
-		while (j < n && is_blank(p[j]))
-			j++;
-		if (n - j >= kl && ieq(p + j, kw, kl)) {
-			j += kl;
-			while (j < n && is_blank(p[j]))
-				j++;
-			if (j < n && p[j] == ':') {
-				j++;
-				while (j < n && is_blank(p[j]))
-					j++;
-				rv_end = j;
-				path_parse(p + j, n - j, c);
-			}
-		}
-	}
-	a0 = rv_end;
-	while (a0 < n && is_blank(p[a0]))
-		a0++;
-	a1 = n;
-	while (a1 > a0 && is_blank(p[a1 - 1]))
-		a1--;
-	c->line = (const char *)p;
-	c->line_len = n;
-	c->raw_verb = (const char *)p + w0;
-	c->raw_verb_len = rv_end - w0;
-	c->arg = (const char *)p + a0;
-	c->arg_len = a1 - a0;
-	if (c->verb == SMTP_CMD_BDAT) {
-		/* exactly one space after the verb, the rest untrimmed */
-		if (w1 < n && p[w1] == ' ')
-			c->bdat_valid = bdat_parse(p + w1 + 1, n - w1 - 1, &c->bdat_size,
-						   &c->bdat_last);
-		if (!c->bdat_valid) {
-			c->bdat_size = 0;
-			c->bdat_last = false;
-		}
-	}
+	smtp_grammar_command(ln->p, ln->len, c);
 	c->truncated = ln->truncated;
 	c->bare_lf = ln->bare_lf && ln->eol;
 }
@@ -935,36 +728,6 @@ static bool cmd_plausible(const struct smtp_command *c)
 }
 
 /* ---- replies ---------------------------------------------------------------- */
-
-/*
- * Enhanced status code "c.sss.ddd" (RFC 3463) at the start of t; its class
- * must be 2, 4 or 5 and match the first digit of the reply code.
- */
-static void enhanced_parse(const uint8_t *t, size_t n, int code, char out[16])
-{
-	size_t i = 0, k;
-
-	out[0] = '\0';
-	if (n < 5 || (t[0] != '2' && t[0] != '4' && t[0] != '5') || t[1] != '.' ||
-	    t[0] - '0' != code / 100)
-		return;
-	i = 2;
-	for (int part = 0; part < 2; part++) {
-		for (k = 0; k < 3 && i < n && is_digit(t[i]); k++)
-			i++;
-		if (k == 0)
-			return;
-		if (part == 0) {
-			if (i >= n || t[i] != '.')
-				return;
-			i++;
-		}
-	}
-	if (i < n && t[i] != ' ' && t[i] != '\t')
-		return;
-	memcpy(out, t, i);      /* i <= 9 */
-	out[i] = '\0';
-}
 
 /* Append one line of reply text to the joined buffer ('\n' between lines), capped. */
 static void rtext_add(struct smtp *s, const uint8_t *t, size_t n)
@@ -1088,43 +851,33 @@ static void reply_complete(struct smtp *s, const uint8_t *text, size_t len)
 /* One server line: "ddd", "ddd text" or "ddd-text". */
 static void reply_line(struct smtp *s, const struct smtp_line *ln)
 {
-	const uint8_t *p = ln->p;
-	size_t n = ln->len;
-	const uint8_t *text;
-	size_t tlen;
-	bool cont;
-	int code;
+	struct smtp_grammar_reply g;
 
 	line_anomalies(s, SMTP_S2C, ln);
-	if (n < 3 || p[0] < '1' || p[0] > '5' || !is_digit(p[1]) || !is_digit(p[2]) ||
-	    (n > 3 && p[3] != ' ' && p[3] != '-')) {
+	if (!smtp_grammar_reply(ln->p, ln->len, &g)) {
 		anomaly(s, SMTP_S2C, SMTP_AN_BAD_REPLY);
 		return;
 	}
-	code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
-	cont = n > 3 && p[3] == '-';
-	text = n > 4 ? p + 4 : p + n;
-	tlen = n > 4 ? n - 4 : 0;
 	if (!s->reply_open) {
-		s->reply_code = code;
+		s->reply_code = g.code;
 		s->reply_lines = 0;
 		s->reply_trunc = false;
-		enhanced_parse(text, tlen, code, s->reply_enh);
-	} else if (code != s->reply_code) {
+		smtp_grammar_enhanced(g.text, g.text_len, g.code, s->reply_enh);
+	} else if (g.code != s->reply_code) {
 		anomaly(s, SMTP_S2C, SMTP_AN_REPLY_CODE_MISMATCH);
 	}
 	if (s->reply_lines < UINT32_MAX)
 		s->reply_lines++;
 	if (ln->truncated)
 		s->reply_trunc = true;
-	if (cont) {
+	if (g.cont) {
 		s->reply_open = true;
-		rtext_add(s, text, tlen);
+		rtext_add(s, g.text, g.text_len);
 		return;
 	}
 	if (s->reply_open)
-		rtext_add(s, text, tlen);
-	reply_complete(s, text, tlen);
+		rtext_add(s, g.text, g.text_len);
+	reply_complete(s, g.text, g.text_len);
 }
 
 /*
@@ -1139,9 +892,7 @@ static void server_close_open(struct smtp *s)
 
 	if (s->cmode == SMTP_CM_TLS)
 		return;
-	if (l->len >= 3 && !l->drop && l->buf[0] >= '1' && l->buf[0] <= '5' &&
-	    is_digit(l->buf[1]) && is_digit(l->buf[2]) &&
-	    (l->len == 3 || l->buf[3] == ' ' || l->buf[3] == '-')) {
+	if (l->len >= 3 && !l->drop && smtp_grammar_is_reply(l->buf, l->len)) {
 		struct smtp_line ln;
 
 		if (line_take_partial(s, SMTP_S2C, &ln)) {
