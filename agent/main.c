@@ -52,6 +52,8 @@ static void usage(FILE *f)
 "  -p, --ports LIST         server ports to watch, comma-separated (default 25)\n"
 "      --sample FRACTION    fraction of sessions whose message content is\n"
 "                           parsed, 0..1 (default 1); all sessions are counted\n"
+"      --max-parsers N      messages whose content is parsed at the same time\n"
+"                           (default 4096); content beyond is counted only\n"
 "      --max-flows N        flows tracked at once (default 262144; the oldest\n"
 "                           idle flow is evicted when full)\n"
 "      --flow-buffer BYTES  out-of-order bytes buffered per direction (default 65536)\n"
@@ -193,13 +195,14 @@ static int load_shorteners(const char *path, char ***out, size_t *n_out)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_SAMPLE = 256, O_MAXFLOWS, O_FLOWBUF, O_TOTALBUF, O_IDLE, O_SHORT, O_STATS };
+	enum { O_SAMPLE = 256, O_MAXPARSERS, O_MAXFLOWS, O_FLOWBUF, O_TOTALBUF, O_IDLE, O_SHORT, O_STATS };
 	static const struct option lopts[] = {
 		{ "read", required_argument, NULL, 'r' },
 		{ "sessions", required_argument, NULL, 'w' },
 		{ "ports", required_argument, NULL, 'p' },
 		{ "sample", required_argument, NULL, O_SAMPLE },
 		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
+		{ "max-parsers", required_argument, NULL, O_MAXPARSERS },
 		{ "flow-buffer", required_argument, NULL, O_FLOWBUF },
 		{ "total-buffer", required_argument, NULL, O_TOTALBUF },
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
@@ -235,6 +238,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			}
 			break;
 		}
+		case O_MAXPARSERS:
+			if (!parse_u64(optarg, 1, 1u << 20, &v)) {
+				log_err("config: --max-parsers: expected 1..1048576, got \"%s\"", optarg);
+				errors++;
+			} else {
+				o->cfg.max_parsers = (uint32_t)v;
+			}
+			break;
 		case O_MAXFLOWS:
 			if (!parse_u64(optarg, 16, 16u << 20, &v)) {
 				log_err("config: --max-flows: expected 16..16777216, got \"%s\"", optarg);
@@ -325,6 +336,7 @@ static void write_stats(const char *path, const struct capture_counters *cc,
 #define SC(x) do { jsonw_key(&w, #x); jsonw_uint(&w, sc->x); } while (0)
 	SC(sessions_opened); SC(sessions_closed); SC(messages); SC(messages_sampled);
 	SC(txns_dropped); SC(rcpts_dropped); SC(oom);
+	SC(parsers_peak); SC(parsers_exhausted);
 #undef SC
 	jsonw_key(&w, "anomalies");
 	jsonw_obj_begin(&w);
@@ -339,6 +351,7 @@ static void write_stats(const char *path, const struct capture_counters *cc,
 	jsonw_key(&w, "written"); jsonw_uint(&w, oc->written);
 	jsonw_key(&w, "out_of_order"); jsonw_uint(&w, oc->out_of_order);
 	jsonw_key(&w, "waiting_peak"); jsonw_uint(&w, oc->waiting_peak);
+	jsonw_key(&w, "spilled"); jsonw_uint(&w, oc->spilled);
 	jsonw_obj_end(&w);
 	jsonw_obj_end(&w);
 
@@ -395,7 +408,7 @@ int main(int argc, char **argv)
 	}
 	/* sessions are written in large chunks */
 	setvbuf(out, NULL, _IOFBF, 1 << 20);
-	writer = output_new(out, o.max_waiting);
+	writer = output_new(out, o.max_waiting, 8u << 20);
 	t = writer ? session_tracker_new(&o.cfg, output_session, writer) : NULL;
 	if (!t) {
 		log_err("agent: out of memory at start");

@@ -36,6 +36,7 @@ void session_config_default(struct session_config *c)
 	c->max_transactions = 100;
 	c->max_rcpts = 1000;
 	c->max_text = 1024;
+	c->max_parsers = 4096;
 }
 
 /* ---- small owned-string helpers ----------------------------------------- */
@@ -86,7 +87,7 @@ static void msg_free(struct session_msg *m)
 	free(m);
 }
 
-static void txn_fini(struct session_txn *x)
+static void txn_fini(struct session_tracker *t, struct session_txn *x)
 {
 	free(x->mail_from);
 	free(x->mail_params);
@@ -96,7 +97,10 @@ static void txn_fini(struct session_txn *x)
 	}
 	free(x->rcpts);
 	free(x->data_text);
-	message_free(x->msg);
+	if (x->msg) {
+		message_free(x->msg);
+		t->counters.parsers_active--;
+	}
 	msg_free(x->facts);
 }
 
@@ -108,15 +112,13 @@ static void session_free(struct session *s)
 	free(s->banner_text);
 	free(s->helo);
 	free(s->helo_sent);
-	for (uint32_t i = 0; i < s->n_esmtp; i++)
-		free(s->esmtp[i]);
+	free(s->esmtp.buf);
 	free(s->auth_mech);
 	free(s->tls);
 	free(s->tls_buf);
-	for (uint32_t i = 0; i < s->n_verbs; i++)
-		free(s->verbs[i]);
+	free(s->verbs.buf);
 	for (uint32_t i = 0; i < s->n_txns; i++)
-		txn_fini(&s->txns[i]);
+		txn_fini(s->tracker, &s->txns[i]);
 	free(s->txns);
 	free(s->codes);
 	free(s);
@@ -137,7 +139,7 @@ static struct session_txn *txn_new(struct session *s)
 		return NULL;
 	}
 	if (s->n_txns == s->cap_txns) {
-		uint32_t cap = s->cap_txns ? s->cap_txns * 2 : 2;
+		uint32_t cap = s->cap_txns ? s->cap_txns * 2 : 1;
 		if (cap > t->cfg.max_transactions)
 			cap = t->cfg.max_transactions;
 		struct session_txn *p = realloc(s->txns, cap * sizeof(*p));
@@ -214,22 +216,52 @@ static void add_code(struct session *s, int code)
 	s->codes[s->n_codes++] = (uint16_t)code;
 }
 
-static void add_verb(struct session *s, const char *v, size_t len)
+const char *session_list_next(const struct session_list *l, uint16_t *pos)
 {
-	/* kept as a C string: stop at a NUL so that equal verbs compare equal */
+	if (*pos >= l->len)
+		return NULL;
+	const char *item = l->buf + *pos;
+	*pos = (uint16_t)(*pos + strlen(item) + 1);
+	return item;
+}
+
+/*
+ * Append v (len bytes, cut at the first NUL and at max_item) to l unless
+ * the list already has max_n items or SESSION_MAX_LIST_BYTES bytes, or
+ * (dedupe) already holds it.  Memory errors are counted.
+ */
+static void list_add(struct session_tracker *t, struct session_list *l, const char *v,
+		     size_t len, size_t max_item, unsigned max_n, bool dedupe)
+{
 	const char *nul = memchr(v, '\0', len);
 	if (nul)
 		len = (size_t)(nul - v);
-	if (len > 32)
-		len = 32;
-	for (uint32_t i = 0; i < s->n_verbs; i++)
-		if (strlen(s->verbs[i]) == len && memcmp(s->verbs[i], v, len) == 0)
-			return;
-	if (s->n_verbs >= SESSION_MAX_VERBS)
+	if (len > max_item)
+		len = max_item;
+	if (l->n >= max_n || l->len + len + 1 > SESSION_MAX_LIST_BYTES)
 		return;
-	char *p = dup_cap(s->tracker, v, len, 32);
-	if (p)
-		s->verbs[s->n_verbs++] = p;
+	if (dedupe) {
+		uint16_t pos = 0;
+		const char *it;
+		while ((it = session_list_next(l, &pos)))
+			if (strlen(it) == len && memcmp(it, v, len) == 0)
+				return;
+	}
+	char *p = realloc(l->buf, l->len + len + 1);
+	if (!p) {
+		t->counters.oom++;
+		return;
+	}
+	memcpy(p + l->len, v, len);
+	p[l->len + len] = '\0';
+	l->buf = p;
+	l->len = (uint16_t)(l->len + len + 1);
+	l->n++;
+}
+
+static void add_verb(struct session *s, const char *v, size_t len)
+{
+	list_add(s->tracker, &s->verbs, v, len, 32, SESSION_MAX_VERBS, true);
 }
 
 /* ---- message content ------------------------------------------------------ */
@@ -276,6 +308,15 @@ static void facts_copy(struct session_tracker *t, struct session_txn *x,
 	x->facts = m;
 }
 
+/* Copy the facts of x's message out and release its parser. */
+static void parser_done(struct session_tracker *t, struct session_txn *x)
+{
+	facts_copy(t, x, message_finish(x->msg));
+	message_free(x->msg);
+	x->msg = NULL;
+	t->counters.parsers_active--;
+}
+
 static void body_begin(struct session *s)
 {
 	struct session_tracker *t = s->tracker;
@@ -287,9 +328,18 @@ static void body_begin(struct session *s)
 	if (x->data_verb == SMTP_CMD_NONE)
 		x->data_verb = SMTP_CMD_DATA;
 	if (s->sampled && !x->msg) {
+		if (t->counters.parsers_active >= t->cfg.max_parsers) {
+			t->counters.parsers_exhausted++;
+			x->parse_skipped = true;
+			return;
+		}
 		x->msg = message_new(&t->cfg.message);
-		if (!x->msg)
+		if (!x->msg) {
 			t->counters.oom++;
+			return;
+		}
+		if (++t->counters.parsers_active > t->counters.parsers_peak)
+			t->counters.parsers_peak = t->counters.parsers_active;
 	}
 }
 
@@ -304,9 +354,7 @@ static void body_end(struct session *s, const struct smtp_body_end *be)
 	x->body_bytes_seen = be->bytes;
 	t->counters.messages++;
 	if (x->msg) {
-		facts_copy(t, x, message_finish(x->msg));
-		message_free(x->msg);
-		x->msg = NULL;
+		parser_done(t, x);
 		t->counters.messages_sampled++;
 	}
 }
@@ -462,24 +510,20 @@ static void on_command(struct session *s, const struct smtp_command *c)
 /* Capability lines of an EHLO reply: every line after the first. */
 static void set_esmtp(struct session *s, const struct smtp_reply *r)
 {
-	for (uint32_t i = 0; i < s->n_esmtp; i++)
-		free(s->esmtp[i]);
-	s->n_esmtp = 0;
+	free(s->esmtp.buf);
+	memset(&s->esmtp, 0, sizeof(s->esmtp));
 	const char *p = r->text, *end = r->text + r->text_len;
 	const char *nl = memchr(p, '\n', r->text_len);
 	if (!nl)
 		return;
 	p = nl + 1;
-	while (p < end && s->n_esmtp < SESSION_MAX_ESMTP) {
+	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		const char *e = nl ? nl : end;
 		while (e > p && (e[-1] == ' ' || e[-1] == '\r'))
 			e--;
-		if (e > p) {
-			char *v = dup_cap(s->tracker, p, (size_t)(e - p), 256);
-			if (v)
-				s->esmtp[s->n_esmtp++] = v;
-		}
+		if (e > p)
+			list_add(s->tracker, &s->esmtp, p, (size_t)(e - p), 256, SESSION_MAX_ESMTP, false);
 		if (!nl)
 			break;
 		p = nl + 1;
@@ -686,11 +730,8 @@ static void flow_close(void *ctx, void *user, enum flow_end why, uint64_t ts_us)
 	/* a message cut off by the end of the flow still yields its facts */
 	for (uint32_t i = 0; i < s->n_txns; i++) {
 		struct session_txn *x = &s->txns[i];
-		if (x->msg) {
-			facts_copy(t, x, message_finish(x->msg));
-			message_free(x->msg);
-			x->msg = NULL;
-		}
+		if (x->msg)
+			parser_done(t, x);
 	}
 	s->flow_end = why;
 	t->counters.sessions_closed++;

@@ -23,6 +23,7 @@
 #define SESSION_MAX_VERBS 16
 #define SESSION_MAX_CODES 1000
 #define SESSION_MAX_ESMTP 32
+#define SESSION_MAX_LIST_BYTES 2048
 
 struct session_config {
 	struct flow_limits flow;
@@ -34,9 +35,21 @@ struct session_config {
 	uint32_t max_transactions;   /* kept per session; more are counted only */
 	uint32_t max_rcpts;          /* kept per transaction; more are counted only */
 	uint32_t max_text;           /* bytes kept of a reply text, EHLO name, address */
+	uint32_t max_parsers;        /* messages whose content is parsed at the same time */
 };
 
 void session_config_default(struct session_config *c);
+
+/* A short list of strings packed in one allocation, each NUL-terminated
+ * (items never contain NUL): one malloc instead of one per item. */
+struct session_list {
+	char *buf;
+	uint16_t len;                /* bytes used in buf */
+	uint16_t n;                  /* items */
+};
+
+/* Next item after *pos (start with *pos = 0); NULL at the end. */
+const char *session_list_next(const struct session_list *l, uint16_t *pos);
 
 struct session_rcpt {
 	char *addr;
@@ -73,6 +86,7 @@ struct session_txn {
 	char *data_text;
 	uint32_t bdat_last_id;       /* cmd id of the BDAT ... LAST, 0 if none yet */
 	bool content_seen;           /* BODY_BEGIN happened */
+	bool parse_skipped;          /* sampled session, but no parser was free */
 	bool complete;               /* BODY_END complete */
 	bool closed;                 /* final reply seen, RSET, or new MAIL */
 	uint64_t body_bytes_seen;    /* content bytes even when not sampled */
@@ -93,8 +107,7 @@ struct session {
 	bool helo_accepted;          /* helo/helo_verb come from an accepted command */
 	enum smtp_verb helo_sent_verb;
 	char *helo_sent;             /* last one sent, waiting for its reply */
-	char *esmtp[SESSION_MAX_ESMTP];
-	uint32_t n_esmtp;
+	struct session_list esmtp;   /* capability lines of the EHLO reply */
 	char *auth_mech;
 	int auth_code;
 	bool starttls;
@@ -103,8 +116,7 @@ struct session {
 	uint8_t *tls_buf;            /* client bytes after STARTTLS until parsed */
 	size_t tls_len;
 
-	char *verbs[SESSION_MAX_VERBS];
-	uint32_t n_verbs;
+	struct session_list verbs;   /* raw verb forms, distinct */
 	bool quit_sent, quit_answered, pipelining, bare_lf;
 
 	struct session_txn *txns;
@@ -113,7 +125,7 @@ struct session {
 	struct session_txn *cur;     /* open transaction, or NULL */
 
 	uint64_t commands;
-	uint64_t replies[6];         /* by first digit: [2] = 2xx ... */
+	uint32_t replies[6];         /* by first digit: [2] = 2xx ... */
 	uint16_t *codes;
 	uint32_t n_codes, cap_codes;
 
@@ -151,6 +163,8 @@ const struct flow_counters *session_tracker_flow_counters(const struct session_t
 struct session_counters {
 	uint64_t sessions_opened, sessions_closed, sessions_active;
 	uint64_t messages, messages_sampled;
+	uint64_t parsers_active, parsers_peak;
+	uint64_t parsers_exhausted;  /* cap: max_parsers; that content was not parsed */
 	uint64_t txns_dropped, rcpts_dropped;
 	uint64_t oom;                /* allocation failures: data dropped */
 	uint64_t anomalies[SMTP_AN_COUNT];

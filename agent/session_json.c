@@ -54,6 +54,15 @@ static void kv_bool(struct jsonw *w, const char *k, bool v)
 	jsonw_bool(w, v);
 }
 
+static void list_json(const struct session_list *l, struct jsonw *w)
+{
+	uint16_t pos = 0;
+	const char *it;
+
+	while ((it = session_list_next(l, &pos)))
+		jsonw_cstr(w, it);
+}
+
 static void txn_json(const struct session_txn *x, struct jsonw *w)
 {
 	const struct session_msg *m = x->facts;
@@ -78,6 +87,7 @@ static void txn_json(const struct session_txn *x, struct jsonw *w)
 	kv_code(w, "data_code", x->data_code);
 	kv_str(w, "data_text", x->data_text);
 	kv_bool(w, "complete", x->complete);
+	kv_bool(w, "parsed", x->facts != NULL);
 	kv_str(w, "message_id", m ? m->message_id : NULL);
 	kv_str(w, "date", m ? m->date : NULL);
 	kv_str(w, "from", m ? m->from : NULL);
@@ -164,8 +174,7 @@ void session_to_json(const struct session *s, struct jsonw *w)
 	kv_str(w, "helo", s->helo);
 	jsonw_key(w, "esmtp");
 	jsonw_arr_begin(w);
-	for (uint32_t i = 0; i < s->n_esmtp; i++)
-		jsonw_cstr(w, s->esmtp[i]);
+	list_json(&s->esmtp, w);
 	jsonw_arr_end(w);
 	kv_str(w, "auth", s->auth_mech);
 	kv_code(w, "auth_code", s->auth_code);
@@ -185,8 +194,7 @@ void session_to_json(const struct session *s, struct jsonw *w)
 	jsonw_obj_begin(w);
 	jsonw_key(w, "verbs");
 	jsonw_arr_begin(w);
-	for (uint32_t i = 0; i < s->n_verbs; i++)
-		jsonw_cstr(w, s->verbs[i]);
+	list_json(&s->verbs, w);
 	jsonw_arr_end(w);
 	kv_bool(w, "quit", s->quit_sent);
 	kv_bool(w, "pipelining", s->pipelining);
