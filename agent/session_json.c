@@ -13,27 +13,45 @@
 
 #include "jsonw.h"
 
-/* "ip:port" or "[ip6]:port" into out. */
+/* "ip:port" or "[ip6]:port" into out (at least 56 bytes). */
 static void endpoint(uint8_t family, const uint8_t *addr, uint16_t port, char *out, size_t cap)
 {
-	char ip[INET6_ADDRSTRLEN];
+	char *p = out;
 
 	if (family == 6) {
-		inet_ntop(AF_INET6, addr, ip, sizeof(ip));
-		snprintf(out, cap, "[%s]:%u", ip, port);
+		*p++ = '[';
+		inet_ntop(AF_INET6, addr, p, (socklen_t)(cap - 10));
+		p += strlen(p);
+		*p++ = ']';
 	} else {
-		inet_ntop(AF_INET, addr, ip, sizeof(ip));
-		snprintf(out, cap, "%s:%u", ip, port);
+		for (int i = 0; i < 4; i++) {
+			unsigned v = addr[i];
+			if (v >= 100)
+				*p++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char)('0' + v / 10 % 10);
+			*p++ = (char)('0' + v % 10);
+			*p++ = i < 3 ? '.' : ':';
+		}
+		p--;
 	}
+	*p++ = ':';
+	char d[6], *e = d + sizeof(d), *q = e;
+	do {
+		*--q = (char)('0' + port % 10);
+		port /= 10;
+	} while (port);
+	memcpy(p, q, (size_t)(e - q));
+	p[e - q] = '\0';
 }
 
-static void kv_str(struct jsonw *w, const char *k, const char *v)
+static inline void kv_str(struct jsonw *w, const char *k, const char *v)
 {
 	jsonw_key(w, k);
 	jsonw_cstr(w, v);
 }
 
-static void kv_code(struct jsonw *w, const char *k, int code)
+static inline void kv_code(struct jsonw *w, const char *k, int code)
 {
 	jsonw_key(w, k);
 	if (code)
@@ -42,13 +60,13 @@ static void kv_code(struct jsonw *w, const char *k, int code)
 		jsonw_null(w);
 }
 
-static void kv_uint(struct jsonw *w, const char *k, uint64_t v)
+static inline void kv_uint(struct jsonw *w, const char *k, uint64_t v)
 {
 	jsonw_key(w, k);
 	jsonw_uint(w, v);
 }
 
-static void kv_bool(struct jsonw *w, const char *k, bool v)
+static inline void kv_bool(struct jsonw *w, const char *k, bool v)
 {
 	jsonw_key(w, k);
 	jsonw_bool(w, v);

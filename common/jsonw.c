@@ -107,12 +107,16 @@ void jsonw_arr_end(struct jsonw *w)
 		w->depth--;
 }
 
-void jsonw_key(struct jsonw *w, const char *key)
+void jsonw_key_len(struct jsonw *w, const char *key, size_t len)
 {
 	sep(w);
-	putc_(w, '"');
-	put(w, key, strlen(key));
-	put(w, "\":", 2);
+	if (!reserve(w, len + 3))
+		return;
+	w->buf[w->len++] = '"';
+	memcpy(w->buf + w->len, key, len);
+	w->len += len;
+	w->buf[w->len++] = '"';
+	w->buf[w->len++] = ':';
 	/* the value that follows must not add a comma */
 	w->need_comma[w->depth] = false;
 }

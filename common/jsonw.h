@@ -33,8 +33,15 @@ void jsonw_obj_begin(struct jsonw *w);
 void jsonw_obj_end(struct jsonw *w);
 void jsonw_arr_begin(struct jsonw *w);
 void jsonw_arr_end(struct jsonw *w);
-/* Object key (borrowed, NUL-terminated, trusted ASCII). */
-void jsonw_key(struct jsonw *w, const char *key);
+/* Object key of len bytes (borrowed, trusted ASCII, no escaping). */
+void jsonw_key_len(struct jsonw *w, const char *key, size_t len);
+
+/* Object key (borrowed, NUL-terminated, trusted ASCII); inline so that the
+ * length of a literal is computed at compile time. */
+static inline void jsonw_key(struct jsonw *w, const char *key)
+{
+	jsonw_key_len(w, key, __builtin_strlen(key));
+}
 
 void jsonw_str(struct jsonw *w, const char *s, size_t len);
 /* NUL-terminated string, or null when s is NULL. */
