@@ -708,6 +708,18 @@ static void flow_data(void *ctx, void *user, enum flow_dir dir, const uint8_t *b
 {
 	struct session *s = user;
 
+	if (!s->stream_started && len) {
+		s->stream_started = true;
+		/* a TLS handshake record before any SMTP: implicit TLS, nothing
+		 * for the SMTP parser to read */
+		if (dir == FLOW_C2S && len >= 3 && buf[0] == 0x16 && buf[1] == 0x03)
+			s->implicit_tls = true;
+	}
+	if (s->implicit_tls) {
+		if (dir == FLOW_C2S)
+			tls_data(s, buf, len);
+		return;
+	}
 	smtp_feed(s->smtp, (enum smtp_dir)dir, buf, len, ts_us);
 }
 

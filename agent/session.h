@@ -111,6 +111,8 @@ struct session {
 	char *auth_mech;
 	int auth_code;
 	bool starttls;
+	bool implicit_tls;           /* the client opened with a TLS record (port 465 style) */
+	bool stream_started;         /* a stream byte was seen in either direction */
 	bool tls_done;
 	struct tls_hello *tls;       /* parsed ClientHello, or NULL */
 	uint8_t *tls_buf;            /* client bytes after STARTTLS until parsed */

@@ -197,6 +197,7 @@ void session_to_json(const struct session *s, struct jsonw *w)
 	kv_str(w, "auth", s->auth_mech);
 	kv_code(w, "auth_code", s->auth_code);
 	kv_bool(w, "starttls", s->starttls);
+	kv_bool(w, "implicit_tls", s->implicit_tls);
 	jsonw_key(w, "tls");
 	if (s->tls) {
 		jsonw_obj_begin(w);
