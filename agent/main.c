@@ -14,10 +14,15 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "detect.h"
 #include "jsonw.h"
 #include "log.h"
+#include "observe.h"
 #include "output.h"
+#include "policy.h"
 #include "session.h"
+#include "verdict_json.h"
+#include "vmmap_file.h"
 
 #ifndef TW_VERSION
 #define TW_VERSION "0.1.0"
@@ -33,6 +38,11 @@ struct opts {
 	const char *sessions;
 	const char *stats;
 	const char *shorteners;
+	const char *policy;
+	const char *replies;
+	const char *vm_map;
+	const char *verdicts;
+	uint32_t max_vms;
 	bool check_only;
 	struct session_config cfg;
 	uint32_t max_waiting;
@@ -62,6 +72,19 @@ static void usage(FILE *f)
 "      --shorteners FILE    URL shortener list (default: the installed\n"
 "                           policies/shorteners.txt)\n"
 "      --stats FILE         write the packet path's counters as JSON to FILE\n"
+"\n"
+"Detection (offline replay; the same code as the live daemon):\n"
+"      --vm-map FILE        JSON object: guest IP (or MAC) -> {\"uuid\", \"name\",\n"
+"                           \"plan\", \"whitelisted\"}; sessions are attributed by\n"
+"                           their client address\n"
+"      --verdicts OUT       verdict changes as JSON lines to OUT (\"-\" = stdout);\n"
+"                           needs --vm-map; sessions are then written only\n"
+"                           with --sessions\n"
+"      --policy FILE        detection policy (default: the installed\n"
+"                           policies/default.yaml)\n"
+"      --replies FILE       reply classification patterns (default: the\n"
+"                           installed policies/replies.yaml)\n"
+"      --max-vms N          VMs tracked at once (default 4096)\n"
 "  -n, --check              validate options and files, print \"configuration OK\"\n"
 "  -v, --verbose            debug logging\n"
 "  -h, --help               this text\n"
@@ -104,11 +127,11 @@ static bool parse_ports(const char *s, struct session_config *cfg)
 	return true;
 }
 
-/* Default shortener list: installed data dir, else ../policies next to the
+/* Default policy data file: installed data dir, else ../policies next to the
  * binary (an uninstalled build in the source tree). */
-static const char *default_shorteners(char *buf, size_t cap)
+static const char *default_data_file(const char *file, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s/policies/shorteners.txt", TW_DATADIR);
+	snprintf(buf, cap, "%s/policies/%s", TW_DATADIR, file);
 	if (access(buf, R_OK) == 0)
 		return buf;
 	char exe[PATH_MAX];
@@ -118,7 +141,7 @@ static const char *default_shorteners(char *buf, size_t cap)
 		char *slash = strrchr(exe, '/');
 		if (slash) {
 			*slash = '\0';
-			snprintf(buf, cap, "%s/../policies/shorteners.txt", exe);
+			snprintf(buf, cap, "%s/../policies/%s", exe, file);
 			if (access(buf, R_OK) == 0)
 				return buf;
 		}
@@ -195,7 +218,8 @@ static int load_shorteners(const char *path, char ***out, size_t *n_out)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_SAMPLE = 256, O_MAXPARSERS, O_MAXFLOWS, O_FLOWBUF, O_TOTALBUF, O_IDLE, O_SHORT, O_STATS };
+	enum { O_SAMPLE = 256, O_MAXPARSERS, O_MAXFLOWS, O_FLOWBUF, O_TOTALBUF, O_IDLE, O_SHORT, O_STATS,
+	       O_POLICY, O_REPLIES, O_VMMAP, O_VERDICTS, O_MAXVMS };
 	static const struct option lopts[] = {
 		{ "read", required_argument, NULL, 'r' },
 		{ "sessions", required_argument, NULL, 'w' },
@@ -208,6 +232,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
 		{ "shorteners", required_argument, NULL, O_SHORT },
 		{ "stats", required_argument, NULL, O_STATS },
+		{ "policy", required_argument, NULL, O_POLICY },
+		{ "replies", required_argument, NULL, O_REPLIES },
+		{ "vm-map", required_argument, NULL, O_VMMAP },
+		{ "verdicts", required_argument, NULL, O_VERDICTS },
+		{ "max-vms", required_argument, NULL, O_MAXVMS },
 		{ "check", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -280,6 +309,18 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_SHORT: o->shorteners = optarg; break;
 		case O_STATS: o->stats = optarg; break;
+		case O_POLICY: o->policy = optarg; break;
+		case O_REPLIES: o->replies = optarg; break;
+		case O_VMMAP: o->vm_map = optarg; break;
+		case O_VERDICTS: o->verdicts = optarg; break;
+		case O_MAXVMS:
+			if (!parse_u64(optarg, 1, 1u << 20, &v)) {
+				log_err("config: --max-vms: expected 1..1048576, got \"%s\"", optarg);
+				errors++;
+			} else {
+				o->max_vms = (uint32_t)v;
+			}
+			break;
 		case 'n': o->check_only = true; break;
 		case 'v': log_set_level(LOG_LVL_DEBUG); break;
 		case 'h': usage(stdout); exit(0);
@@ -295,7 +336,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		log_err("config: live capture is not available in this build yet; use --read FILE");
 		errors++;
 	}
-	if (o->read && !o->sessions)
+	if (o->verdicts && !o->vm_map) {
+		log_err("config: --verdicts needs --vm-map (which guest is which VM)");
+		errors++;
+	}
+	if (o->read && !o->sessions && !o->verdicts)
 		o->sessions = "-";
 	return errors ? -EINVAL : 0;
 }
@@ -367,6 +412,124 @@ static void write_stats(const char *path, const struct capture_counters *cc,
 	jsonw_fini(&w);
 }
 
+/* Everything detection needs in offline replay; owned by main. */
+struct detection {
+	struct policy *policy;
+	struct reply_patterns *replies;
+	struct vmmap_file vms;
+	struct detect *detect;
+	FILE *out;                   /* verdict lines */
+	struct jsonw w;
+	uint64_t last_tick_s;
+	uint64_t last_ts_us;
+	uint64_t unattributed;       /* sessions of guests not in the map */
+	bool write_failed;
+};
+
+/* Sessions go to the writer (if any) and to detection (if any). */
+struct emit_ctx {
+	struct output *writer;
+	struct detection *det;
+};
+
+static void print_errors(const struct policy_errors *e)
+{
+	for (uint32_t i = 0; i < e->n && i < POLICY_MAX_ERRORS; i++)
+		log_err("config: %s", e->msg[i]);
+	if (e->n > POLICY_MAX_ERRORS)
+		log_err("config: %u more errors", e->n - POLICY_MAX_ERRORS);
+}
+
+/* Load the policy and reply patterns (explicit or default paths) into det.
+ * 0 or -1 with every error logged.  When !required and no file is given or
+ * installed, 0 with nothing loaded (det->policy NULL). */
+static int load_policies(const struct opts *o, struct detection *det, bool required)
+{
+	char buf[PATH_MAX + 64], buf2[PATH_MAX + 64];
+	const char *pp = o->policy ? o->policy : default_data_file("default.yaml", buf, sizeof(buf));
+	const char *rp = o->replies ? o->replies : default_data_file("replies.yaml", buf2, sizeof(buf2));
+	struct policy_errors errs;
+	int rc = 0;
+
+	if (!pp || !rp) {
+		if (!required) {
+			log_warn("config: no installed policies found; detection policies not checked");
+			return 0;
+		}
+		log_err("config: no %s found; give --policy/--replies FILE",
+			!pp ? "policies/default.yaml" : "policies/replies.yaml");
+		return -1;
+	}
+	det->policy = malloc(sizeof(*det->policy));
+	det->replies = malloc(sizeof(*det->replies));
+	if (!det->policy || !det->replies)
+		return -1;
+	if (policy_load_file(pp, det->policy, &errs) < 0) {
+		print_errors(&errs);
+		rc = -1;
+	}
+	if (policy_load_replies_file(rp, det->replies, &errs) < 0) {
+		print_errors(&errs);
+		rc = -1;
+	}
+	return rc;
+}
+
+static void on_verdict(void *ctx, const struct detect_verdict *v)
+{
+	struct detection *det = ctx;
+
+	log_info("detect: verdict vm=%s name=%s verdict=%s%s duration=%u rules=%u",
+		 v->vm->uuid, v->vm->name, policy_action_name(v->verdict),
+		 v->observe_only && v->verdict == PA_BLOCK ? " (observe only: would block)" : "",
+		 v->verdict == PA_BLOCK ? v->duration_s : 0, v->n_fired);
+	if (!det->out)
+		return;
+	jsonw_reset(&det->w);
+	verdict_to_json(v, &det->w);
+	if (fwrite(det->w.buf, 1, det->w.len, det->out) != det->w.len || fputc('\n', det->out) == EOF)
+		det->write_failed = true;
+}
+
+/* One finished session: attribute it to a VM and count it. */
+static void detection_session(struct detection *det, const struct session *s)
+{
+	static struct stats_obs obs;   /* large; main is single-threaded */
+	const struct detect_vm_id *id = vmmap_file_lookup(&det->vms, s->fi.family, s->fi.client);
+
+	observe_session(s, det->replies, &obs);
+	if (obs.ts_us > det->last_ts_us)
+		det->last_ts_us = obs.ts_us;
+	if (!id) {
+		det->unattributed++;
+	} else if (detect_observe(det->detect, id, &obs) < 0) {
+		/* counted in detect_counters */
+	}
+	/* the capture clock drives expiry of blocks and alerts */
+	if (det->last_ts_us / 1000000 > det->last_tick_s) {
+		det->last_tick_s = det->last_ts_us / 1000000;
+		detect_tick(det->detect, det->last_ts_us);
+	}
+}
+
+static void emit_session(void *ctx, const struct session *s)
+{
+	struct emit_ctx *e = ctx;
+	if (e->writer)
+		output_session(e->writer, s);
+	if (e->det)
+		detection_session(e->det, s);
+}
+
+static void detection_fini(struct detection *det)
+{
+	detect_free(det->detect);
+	vmmap_file_fini(&det->vms);
+	jsonw_fini(&det->w);
+	free(det->policy);
+	free(det->replies);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -377,7 +540,14 @@ int main(int argc, char **argv)
 	FILE *out = NULL;
 	struct output *writer = NULL;
 	struct session_tracker *t = NULL;
+	struct detection det;
+	struct emit_ctx ectx = { NULL, NULL };
+	struct output_counters no_output;
 	int rc = 1, r;
+
+	memset(&det, 0, sizeof(det));
+	memset(&no_output, 0, sizeof(no_output));
+	jsonw_init(&det.w);
 
 	memset(&o, 0, sizeof(o));
 	session_config_default(&o.cfg);
@@ -386,7 +556,7 @@ int main(int argc, char **argv)
 		return 1;
 
 	if (!o.shorteners)
-		o.shorteners = default_shorteners(pathbuf, sizeof(pathbuf));
+		o.shorteners = default_data_file("shorteners.txt", pathbuf, sizeof(pathbuf));
 	if (o.shorteners) {
 		if (load_shorteners(o.shorteners, &shorteners, &n_shorteners) < 0)
 			return 1;
@@ -395,21 +565,60 @@ int main(int argc, char **argv)
 	} else {
 		log_warn("config: no shortener list found; links.shortener stays 0 (use --shorteners FILE)");
 	}
+	/* policies: validated by -n, needed by --verdicts */
+	if ((o.policy || o.replies || o.verdicts || o.check_only) &&
+	    load_policies(&o, &det, o.policy || o.replies || o.verdicts) < 0)
+		goto done;
+	if (o.vm_map) {
+		char merr[4096];
+		if (vmmap_file_load(o.vm_map, &det.vms, merr, sizeof(merr)) < 0) {
+			for (char *save = NULL, *line = strtok_r(merr, "\n", &save); line;
+			     line = strtok_r(NULL, "\n", &save))
+				log_err("config: %s", line);
+			goto done;
+		}
+	}
 	if (o.check_only) {
 		printf("configuration OK\n");
 		rc = 0;
 		goto done;
 	}
 
-	out = strcmp(o.sessions, "-") == 0 ? stdout : fopen(o.sessions, "w");
-	if (!out) {
-		log_err("agent: cannot write sessions file=%s error=\"%s\"", o.sessions, strerror(errno));
-		goto done;
+	if (o.sessions) {
+		out = strcmp(o.sessions, "-") == 0 ? stdout : fopen(o.sessions, "w");
+		if (!out) {
+			log_err("agent: cannot write sessions file=%s error=\"%s\"", o.sessions, strerror(errno));
+			goto done;
+		}
+		/* sessions are written in large chunks */
+		setvbuf(out, NULL, _IOFBF, 1 << 20);
+		writer = output_new(out, o.max_waiting, 8u << 20);
+		if (!writer) {
+			log_err("agent: out of memory at start");
+			goto done;
+		}
+		ectx.writer = writer;
 	}
-	/* sessions are written in large chunks */
-	setvbuf(out, NULL, _IOFBF, 1 << 20);
-	writer = output_new(out, o.max_waiting, 8u << 20);
-	t = writer ? session_tracker_new(&o.cfg, output_session, writer) : NULL;
+	if (o.verdicts) {
+		det.out = strcmp(o.verdicts, "-") == 0 ? stdout : fopen(o.verdicts, "w");
+		if (!det.out) {
+			log_err("agent: cannot write verdicts file=%s error=\"%s\"", o.verdicts, strerror(errno));
+			goto done;
+		}
+		if (det.out == out) {
+			log_err("config: --sessions and --verdicts cannot both be stdout");
+			goto done;
+		}
+		det.detect = detect_new(o.max_vms ? o.max_vms : 4096, det.policy, on_verdict, &det);
+		if (!det.detect) {
+			log_err("agent: out of memory at start");
+			goto done;
+		}
+		if (det.policy->observe_only)
+			log_info("detect: observe-only policy: blocks are reported as \"would block\", never enforced");
+		ectx.det = &det;
+	}
+	t = session_tracker_new(&o.cfg, emit_session, &ectx);
 	if (!t) {
 		log_err("agent: out of memory at start");
 		goto done;
@@ -422,7 +631,7 @@ int main(int argc, char **argv)
 	if (err[0])
 		log_warn("capture: %s", err);
 	rc = 0;
-	if (output_finish(writer) < 0) {
+	if (writer && output_finish(writer) < 0) {
 		log_err("agent: writing sessions failed file=%s", o.sessions);
 		rc = 2;
 	}
@@ -436,8 +645,19 @@ int main(int argc, char **argv)
 			 (unsigned long long)cc.decode[DECODE_TRUNCATED],
 			 (unsigned long long)fc->gaps, (unsigned long long)fc->flows_evicted);
 	}
+	if (det.detect) {
+		const struct detect_counters *dc = detect_counters(det.detect);
+		detect_tick(det.detect, det.last_ts_us);
+		log_info("detect: done vms=%llu unattributed_sessions=%llu vms_dropped=%llu verdicts=%llu",
+			 (unsigned long long)dc->vms, (unsigned long long)det.unattributed,
+			 (unsigned long long)dc->vms_dropped, (unsigned long long)dc->verdicts);
+		if (det.write_failed || fflush(det.out) != 0) {
+			log_err("agent: writing verdicts failed file=%s", o.verdicts);
+			rc = 2;
+		}
+	}
 	if (o.stats)
-		write_stats(o.stats, &cc, t, output_counters(writer));
+		write_stats(o.stats, &cc, t, writer ? output_counters(writer) : &no_output);
 done:
 	session_tracker_free(t);
 	output_free(writer);
@@ -447,6 +667,11 @@ done:
 	}
 	if (out == stdout && fflush(stdout) != 0 && rc == 0)
 		rc = 2;
+	if (det.out && det.out != stdout && fclose(det.out) != 0 && rc == 0) {
+		log_err("agent: closing verdicts file failed file=%s error=\"%s\"", o.verdicts, strerror(errno));
+		rc = 2;
+	}
+	detection_fini(&det);
 	for (size_t i = 0; i < n_shorteners; i++)
 		free(shorteners[i]);
 	free(shorteners);

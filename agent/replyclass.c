@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * replyclass: reply classification against the patterns of
+ * policies/replies.yaml (agent process, pure).  Patterns are few (tens), a
+ * reply text is short (the session keeps at most max_text bytes), so a
+ * linear scan with a case-insensitive substring search is enough.
+ */
+#include "replyclass.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#define MAX_SCAN 1024   /* bytes of a reply text looked at */
+
+static char lower(char c)
+{
+	return (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+}
+
+/* Case-insensitive: does hay (len n) contain needle (lower case)? */
+static bool contains(const char *hay, size_t n, const char *needle, bool anchored)
+{
+	size_t m = strlen(needle);
+	if (m > n)
+		return false;
+	for (size_t i = 0; i + m <= n; i++) {
+		size_t j = 0;
+		while (j < m && lower(hay[i + j]) == needle[j])
+			j++;
+		if (j == m)
+			return true;
+		if (anchored)
+			return false;
+	}
+	return false;
+}
+
+/* The enhanced status code at the start of text ("5.7.1 ..."); its length or 0. */
+static size_t enhanced_len(const char *t, size_t n)
+{
+	size_t i = 0, dots = 0;
+	if (n < 5 || (t[0] != '2' && t[0] != '4' && t[0] != '5') || t[1] != '.')
+		return 0;
+	for (i = 1; i < n && (t[i] == '.' || (t[i] >= '0' && t[i] <= '9')); i++)
+		dots += t[i] == '.';
+	return dots == 2 && (i == n || t[i] == ' ' || t[i] == '\n' || t[i] == '\t') ? i : 0;
+}
+
+static bool code_matches(const struct reply_pattern *p, int code)
+{
+	if (!p->n_codes)
+		return true;
+	for (uint32_t i = 0; i < p->n_codes; i++)
+		if (code >= p->code_lo[i] && code <= p->code_hi[i])
+			return true;
+	return false;
+}
+
+static bool pattern_matches(const struct reply_pattern *p, int code, const char *t, size_t n,
+			    size_t elen)
+{
+	if (!code_matches(p, code))
+		return false;
+	if (p->enhanced[0]) {
+		size_t pl = strlen(p->enhanced);
+		/* "5.7.1" must not match "5.7.10": the prefix ends at a boundary */
+		if (!elen || pl > elen || memcmp(t, p->enhanced, pl) ||
+		    (pl < elen && t[pl] != '.' && p->enhanced[pl - 1] != '.'))
+			return false;
+	}
+	if (!p->n_match)
+		return true;
+	for (uint32_t i = 0; i < p->n_match; i++) {
+		const char *m = p->match[i];
+		bool anch = m[0] == '^';
+		/* anchored tokens match at the start of the text after the enhanced code */
+		size_t skip = anch && elen && elen < n ? elen + 1 : 0;
+		if (contains(t + skip, n - skip, m + anch, anch))
+			return true;
+	}
+	return false;
+}
+
+struct replyclass replyclass_classify(const struct reply_patterns *pats, int code,
+				      const char *text)
+{
+	struct replyclass rc = { RC_OTHER, 0, NULL };
+	size_t n = text ? strnlen(text, MAX_SCAN) : 0;
+	size_t elen = enhanced_len(text ? text : "", n);
+
+	if (code >= 200 && code < 300)
+		rc.base = RC_OK;
+	else if (code >= 400 && code < 500)
+		rc.base = RC_DEFERRAL;
+	else if (code >= 500 && code < 600)
+		rc.base = RC_REJECTION;
+	/* success replies are never problems, whatever their text says */
+	if (!pats || rc.base == RC_OK || rc.base == RC_OTHER)
+		return rc;
+	for (uint32_t i = 0; i < pats->n; i++) {
+		const struct reply_pattern *p = &pats->p[i];
+		if ((rc.bits & p->cls) && (p->cls != RCLS_BLOCKLIST || rc.list))
+			continue;
+		if (!pattern_matches(p, code, text ? text : "", n, elen))
+			continue;
+		rc.bits |= p->cls;
+		if (p->cls == RCLS_BLOCKLIST && p->list[0] && !rc.list)
+			rc.list = p->list;
+	}
+	return rc;
+}
+
+const char *replyclass_base_name(enum replyclass_base b)
+{
+	static const char *const names[] = { "other", "ok", "deferral", "rejection" };
+	return (unsigned)b <= RC_REJECTION ? names[b] : "other";
+}
