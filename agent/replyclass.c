@@ -81,12 +81,36 @@ static bool pattern_matches(const struct reply_pattern *p, int code, const char 
 	return false;
 }
 
+/* Join a multi-line text into one line: "\n" and the repeated enhanced
+ * code of a continuation line ("...not authorized to\n5.7.1 send ...")
+ * become one space, so wordings match across line breaks. */
+static size_t unfold(const char *t, size_t n, size_t elen, char *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (t[i] == '\r')
+			continue;
+		if (t[i] == '\n') {
+			out[o++] = ' ';
+			if (elen && i + 1 + elen < n && !memcmp(t + i + 1, t, elen) && t[i + 1 + elen] == ' ')
+				i += elen + 1;
+			continue;
+		}
+		out[o++] = t[i];
+	}
+	out[o] = '\0';
+	return o;
+}
+
 struct replyclass replyclass_classify(const struct reply_patterns *pats, int code,
-				      const char *text)
+				      const char *raw)
 {
 	struct replyclass rc = { RC_OTHER, 0, NULL };
-	size_t n = text ? strnlen(text, MAX_SCAN) : 0;
-	size_t elen = enhanced_len(text ? text : "", n);
+	char text[MAX_SCAN + 1];
+	size_t n = raw ? strnlen(raw, MAX_SCAN) : 0;
+	size_t elen = enhanced_len(raw ? raw : "", n);
+
+	n = unfold(raw ? raw : "", n, elen, text);
 
 	if (code >= 200 && code < 300)
 		rc.base = RC_OK;
@@ -101,7 +125,7 @@ struct replyclass replyclass_classify(const struct reply_patterns *pats, int cod
 		const struct reply_pattern *p = &pats->p[i];
 		if ((rc.bits & p->cls) && (p->cls != RCLS_BLOCKLIST || rc.list))
 			continue;
-		if (!pattern_matches(p, code, text ? text : "", n, elen))
+		if (!pattern_matches(p, code, text, n, elen))
 			continue;
 		rc.bits |= p->cls;
 		if (p->cls == RCLS_BLOCKLIST && p->list[0] && !rc.list)

@@ -63,8 +63,7 @@ static void ctr_add(struct stats_vm *vm, enum stats_ctr c, uint64_t t_s, uint32_
 		return;
 	for (int w = 0; w < PW_COUNT; w++) {
 		struct stats_ring *r = &vm->ring[c][w];
-		if (!ring_add(r->b, STATS_BUCKETS, ring_width[w], &r->head, t_s, v) && w == PW_1H)
-			vm->late++;
+		ring_add(r->b, STATS_BUCKETS, ring_width[w], &r->head, t_s, v);
 	}
 }
 
@@ -305,6 +304,11 @@ void stats_vm_observe(struct stats_vm *vm, const struct stats_obs *o, uint32_t h
 	uint64_t t = o->ts_us / 1000000;
 	uint32_t msgs = o->n_msgs > STATS_OBS_MAX_MSGS ? STATS_OBS_MAX_MSGS : o->n_msgs;
 
+	/* older than every window: it can no longer matter */
+	if (vm->last_s && t + 3600 <= vm->last_s) {
+		vm->late++;
+		return;
+	}
 	baseline_advance(vm, t, half_life_s);
 	if (t > vm->last_s)
 		vm->last_s = t;
