@@ -39,7 +39,7 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 
-.PHONY: all clean install check check-run unit unit-asan golden fuzz fuzz-smoke integration bench demo deps
+.PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration bench demo deps
 all: $(B)/tapwarden-agent
 
 $(B)/%.o: %.c
@@ -65,7 +65,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libtwcore.a tests/unit/testutil.h
 check: deps
 	$(MAKE) --no-print-directory check-run
 
-check-run: unit unit-asan golden fuzz-smoke integration
+check-run: unit unit-asan golden detect fuzz-smoke integration
 	@echo "make check: all tests passed"
 
 unit: $(UNIT_BINS)
@@ -78,6 +78,10 @@ unit-asan:
 
 golden: $(B)/tapwarden-agent
 	TW_AGENT=$(B)/tapwarden-agent python3 tests/golden/run.py
+
+# Detection scenarios: captures replayed with --verdicts, verdicts asserted.
+detect: $(B)/tapwarden-agent
+	TW_AGENT=$(B)/tapwarden-agent bash tests/detect/run.sh
 
 integration: $(B)/tapwarden-agent
 	TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/integration/run.sh

@@ -339,7 +339,7 @@ void stats_vm_observe(struct stats_vm *vm, const struct stats_obs *o, uint32_t h
 		fp_add(vm->fp[SF_DIALECT], o->dialect, t);
 		fp_add(vm->fp[SF_JA4], o->ja4, t);
 	}
-	sample_put(&vm->message_ids, o->message_id, true);
+	sample_put(&vm->message_ids, o->message_id, false);   /* ids contain "@" by design */
 	sample_put(&vm->subjects, o->subject, true);
 	for (int i = 0; i < 2; i++)
 		sample_put(&vm->replies, o->reply_text[i], true);
