@@ -1,28 +1,33 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fingerprint: streaming near-duplicate (min-hash over word shingles) and
- * exact (XXH3-128) fingerprints of decoded message text.  Text is cut into
- * normalised words (see fingerprint.h); every run of FP_SHINGLE_WORDS
- * consecutive words is one shingle, its text ("w1 w2 w3", single spaces)
- * hashed once with XXH3-64; FP_MINHASH_K
- * cheap derived hashes (a_i * h + b_i) >> 32 keep their minimum.  The exact
- * digest covers the normalised words, each followed by one space.
- * Pure code, constant memory (agent process, parser side).
+ * exact fingerprints of decoded message text; the definition is in
+ * fingerprint.h.  Text is normalised 64 bytes at a time (SSE2 on x86-64,
+ * a table elsewhere) into a block and a bit mask of its word bytes; words
+ * are found in the mask, and each is hashed once, straight from the block
+ * (only a word that runs past a block is copied, into st->word).  Shingle
+ * hashes mix the last three word hashes and are folded into the
+ * FP_MINHASH_K minima FP_SH_BATCH at a time (AVX-512 or AVX2 when the
+ * CPU has it);
+ * the digest is two running states over the word hashes.
+ * Pure code, constant memory, no allocation (agent process, parser side).
  */
 #include "fingerprint.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(FP_NO_SIMD)
 #include <immintrin.h>
 #define FP_AVX2 1
+#define FP_SSE2 1
 #endif
 
-/* Inline XXH3: two short hashes per word are the hot path. */
-#define XXH_INLINE_ALL
-#include <xxhash.h>
+#define FP_P1 0x9e3779b185ebca87ULL
+#define FP_P2 0xc2b2ae3d27d4eb4fULL
+#define FP_P5 0x27d4eb2f165667c5ULL
+#define FP_H1_SEED 0x85ebca77c2b2ae63ULL
+#define FP_H2_SEED 0x165667b19e3779f9ULL
+#define FP_BLOCK 64
 
 /* Odd multipliers and offsets of the derived hashes (splitmix64 output,
  * fixed forever: changing them changes every stored fingerprint). */
@@ -63,24 +68,7 @@ static const uint64_t fp_add[FP_MINHASH_K] = {
 	0x7df235868c1df984ULL, 0x5f54e9ae0905635aULL,
 };
 
-/* Private part behind st->xxh: the XXH3 state; the normalised text
- * ("word word word "), which feeds the digest a batch at a time and in
- * which the last FP_SHINGLE_WORDS words stay contiguous, so a shingle's
- * hash is one XXH3-64 over its own text; and a batch of shingle hashes
- * (the K minima are updated once per FP_SH_BATCH shingles: each a_i, b_i
- * and minimum stays in a register while several shingles go through). */
-#define FP_BATCH 1024
-#define FP_SH_BATCH 8
-struct fp_priv {
-	XXH3_state_t *xs;
-	uint32_t n;                      /* bytes in buf */
-	uint32_t dn;                     /* bytes of buf already digested */
-	uint32_t ws[FP_SHINGLE_WORDS];   /* offsets of the last words, oldest first */
-	uint32_t npend;
-	uint64_t pend[FP_SH_BATCH];
-	uint8_t buf[FP_BATCH];
-};
-
+#ifndef FP_SSE2
 /* Byte -> normalised word byte, 0 for a separator: ASCII letters folded
  * to lower case, digits to '0', bytes >= 0x80 (UTF-8) kept. */
 static const uint8_t fp_map[256] = {
@@ -101,68 +89,86 @@ static const uint8_t fp_map[256] = {
 	0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9, 0xea, 0xeb, 0xec, 0xed, 0xee, 0xef,
 	0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff,
 };
+#endif
+
+
+static inline uint64_t fp_rotl(uint64_t x, unsigned r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static inline uint64_t fp_fmix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Little-endian 8 bytes at p. */
+static inline uint64_t fp_load64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
+/* The word hash of fingerprint.h over p[0..n), 1 <= n <= FP_MAX_WORD.
+ * Reads the whole 8-byte chunks that cover n (the bytes past n must be
+ * readable; they are masked off). */
+static inline uint64_t fp_word_hash(const uint8_t *p, size_t n)
+{
+	uint64_t v;
+	size_t i;
+
+	if (n <= 8)
+		return fp_fmix64((FP_P5 + n) ^ (fp_load64(p) & (~0ULL >> (64 - 8 * n))));
+	v = (FP_P5 + n) ^ fp_load64(p);
+	for (i = 8; i + 8 <= n; i += 8)
+		v = fp_rotl(v * FP_P1, 31) ^ fp_load64(p + i);
+	if (i < n)
+		v = fp_rotl(v * FP_P1, 31) ^ (fp_load64(p + i) & (~0ULL >> (64 - 8 * (n - i))));
+	return fp_fmix64(v);
+}
 
 static void fp_reset(struct fp_state *st)
 {
-	struct fp_priv *p = st->xxh;
-
-	memset(st->window, 0, sizeof(st->window));
-	st->window_fill = 0;
+	memset(st, 0, sizeof(*st));
+	st->acc.h1 = FP_H1_SEED;
+	st->acc.h2 = FP_H2_SEED;
 	memset(st->min, 0xff, sizeof(st->min));
-	st->word_len = 0;
-	st->utf8_pending = 0;
-	st->words = 0;
-	if (p) {
-		p->n = 0;
-		p->dn = 0;
-		p->npend = 0;
-		XXH3_128bits_reset(p->xs);
-	}
 }
 
 int fp_init(struct fp_state *st)
 {
-	struct fp_priv *p;
-
-	memset(st, 0, sizeof(*st));
 #ifdef FP_AVX2
 	__builtin_cpu_init();
 #endif
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->xs = XXH3_createState();
-	if (!p->xs) {
-		free(p);
-		return -ENOMEM;
-	}
-	st->xxh = p;
 	fp_reset(st);
 	return 0;
 }
 
 void fp_fini(struct fp_state *st)
 {
-	struct fp_priv *p;
-
-	if (!st || !st->xxh)
-		return;
-	p = st->xxh;
-	XXH3_freeState(p->xs);
-	free(p);
-	st->xxh = NULL;
+	(void)st;
 }
 
 /* Length of the longest prefix of w[0..len) that does not end inside a
  * UTF-8 multi-byte sequence (only used when a long word was cut). */
-static uint32_t fp_utf8_trim(const char *w, uint32_t len)
+static uint32_t fp_utf8_trim(const uint8_t *w, uint32_t len)
 {
 	uint32_t i = len, back = 0;
 	uint8_t c;
 	uint32_t need;
 
 	while (i > 0 && back < 4) {
-		c = (uint8_t)w[i - 1];
+		c = w[i - 1];
 		if ((c & 0xc0) != 0x80)
 			break;
 		i--;
@@ -170,28 +176,13 @@ static uint32_t fp_utf8_trim(const char *w, uint32_t len)
 	}
 	if (i == 0)
 		return len;
-	c = (uint8_t)w[i - 1];
+	c = w[i - 1];
 	if (c < 0x80)
 		return len;
 	need = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
 	if (need == 0 || back >= need)
 		return len;        /* complete, or not UTF-8 at all: keep */
 	return i - 1;              /* drop the incomplete sequence */
-}
-
-/* Room for one more word: digest what is pending and keep only the words
- * a later shingle still needs. */
-static void fp_compact(struct fp_state *st, struct fp_priv *p)
-{
-	uint32_t keep, i;
-
-	XXH3_128bits_update(p->xs, p->buf + p->dn, p->n - p->dn);
-	keep = st->window_fill >= 2 ? p->ws[1] : st->window_fill == 1 ? p->ws[2] : p->n;
-	memmove(p->buf, p->buf + keep, p->n - keep);
-	for (i = 0; i < FP_SHINGLE_WORDS; i++)
-		p->ws[i] = p->ws[i] >= keep ? p->ws[i] - keep : 0;
-	p->n -= keep;
-	p->dn = p->n;
 }
 
 static inline uint32_t fp_min32(uint32_t a, uint32_t b)
@@ -239,21 +230,48 @@ static void fp_flush_avx2(uint32_t *min, const uint64_t *x, uint32_t n)
 		_mm256_storeu_si256((__m256i *)(min + 8 * k), m);
 	}
 }
+
+/* The same with AVX-512 DQ, for a full batch: a 64-bit multiply gives
+ * bits 32..63 of a*h + b directly, and the minima run in 64-bit lanes
+ * (values < 2^32), eight at a time, with the batch's hashes broadcast
+ * once. */
+__attribute__((target("avx512f,avx512dq")))
+static void fp_flush_avx512(uint32_t *min, const uint64_t *x)
+{
+	__m512i h[FP_SH_BATCH];
+	uint32_t k, j;
+
+	for (j = 0; j < FP_SH_BATCH; j++)
+		h[j] = _mm512_set1_epi64((long long)x[j]);
+	for (k = 0; k < FP_MINHASH_K / 8; k++) {
+		__m512i a = _mm512_loadu_si512((const void *)(fp_mul + 8 * k));
+		__m512i b = _mm512_loadu_si512((const void *)(fp_add + 8 * k));
+		__m512i m = _mm512_cvtepu32_epi64(_mm256_loadu_si256((const __m256i *)(min + 8 * k)));
+
+		for (j = 0; j < FP_SH_BATCH; j++)
+			m = _mm512_min_epu64(m, _mm512_srli_epi64(
+				_mm512_add_epi64(_mm512_mullo_epi64(a, h[j]), b), 32));
+		_mm256_storeu_si256((__m256i *)(min + 8 * k), _mm512_cvtepi64_epi32(m));
+	}
+}
 #endif
 
 /* Fold the pending shingle hashes into the K minima.  A full batch is
  * unrolled into independent chains (a minimum tree), so the multiplies
  * overlap instead of waiting on one running minimum; with AVX2 eight
  * minima move at once.  Both give bit-identical results. */
-static void fp_flush_minhash(struct fp_state *st, struct fp_priv *p)
+static void fp_flush_minhash(struct fp_state *st, uint32_t n)
 {
-	const uint64_t *x = p->pend;
-	uint32_t i, j, n = p->npend;
+	const uint64_t *x = st->pend;
+	uint32_t i, j;
 
 #ifdef FP_AVX2
+	if (n == FP_SH_BATCH && __builtin_cpu_supports("avx512dq")) {
+		fp_flush_avx512(st->min, x);
+		return;
+	}
 	if (n == FP_SH_BATCH && __builtin_cpu_supports("avx2")) {
 		fp_flush_avx2(st->min, x, n);
-		p->npend = 0;
 		return;
 	}
 #endif
@@ -273,95 +291,169 @@ static void fp_flush_minhash(struct fp_state *st, struct fp_priv *p)
 			for (j = 0; j < n; j++)
 				st->min[i] = fp_min32(st->min[i], fp_derive(fp_mul[i], fp_add[i], x[j]));
 	}
-	p->npend = 0;
 }
 
-/* One finished word: append it to the normalised text, and queue the
- * hash of the shingle it completes. */
-static void fp_word_end(struct fp_state *st)
+
+/* One finished word, by its hash, into the running state a (a copy of
+ * st->acc that the caller keeps in registers): the digest takes it, and
+ * the shingle it completes is queued for the minima. */
+static inline void fp_word(struct fp_state *st, struct fp_acc *a, uint64_t w)
 {
-	struct fp_priv *p = st->xxh;
+	a->h1 = fp_rotl((a->h1 ^ w) * FP_P1, 31);
+	a->h2 = fp_rotl((a->h2 ^ w) * FP_P2, 29);
+	if (++a->words >= FP_SHINGLE_WORDS) {
+		st->pend[a->npend++] = fp_fmix64(fp_rotl(a->prev[0], 42) ^ fp_rotl(a->prev[1], 21) ^ w);
+		if (a->npend == FP_SH_BATCH) {
+			fp_flush_minhash(st, a->npend);
+			a->npend = 0;
+		}
+	}
+	a->prev[0] = a->prev[1];
+	a->prev[1] = w;
+}
+
+/* The open word (in st->word) ended. */
+static void fp_word_close(struct fp_state *st)
+{
 	uint32_t len = st->word_len;
 
 	if (len > FP_MAX_WORD)
 		len = fp_utf8_trim(st->word, FP_MAX_WORD);
 	st->word_len = 0;
-	st->utf8_pending = 0;
-	if (len == 0)
-		return;
-	if (p->n + len + 1 > FP_BATCH)
-		fp_compact(st, p);
-	p->ws[0] = p->ws[1];
-	p->ws[1] = p->ws[2];
-	p->ws[2] = p->n;
-	memcpy(p->buf + p->n, st->word, len);
-	p->n += len;
-	p->buf[p->n++] = ' ';
-	st->words++;
-	if (st->window_fill < FP_SHINGLE_WORDS)
-		st->window_fill++;
-	if (st->window_fill < FP_SHINGLE_WORDS)
-		return;
-	/* "w1 w2 w3" without the trailing space */
-	p->pend[p->npend++] = XXH3_64bits(p->buf + p->ws[0], p->n - 1 - p->ws[0]);
-	if (p->npend == FP_SH_BATCH)
-		fp_flush_minhash(st, p);
+	if (len)
+		fp_word(st, &st->acc, fp_word_hash(st->word, len));
+}
+
+/* More bytes of the open word; past FP_MAX_WORD they only mark it cut. */
+static void fp_word_append(struct fp_state *st, const uint8_t *p, size_t n)
+{
+	uint32_t wl = st->word_len;
+
+	if (wl < FP_MAX_WORD)
+		memcpy(st->word + wl, p, n < FP_MAX_WORD - wl ? n : FP_MAX_WORD - wl);
+	st->word_len = wl + n > FP_MAX_WORD ? FP_MAX_WORD + 1 : wl + (uint32_t)n;
+}
+
+#ifdef FP_SSE2
+/* Normalise 16 bytes; returns the mask of word bytes.  Signed compares
+ * after a bias test ranges: letters are (c | 0x20) in 'a'..'z', digits
+ * c in '0'..'9', and UTF-8 bytes are negative as signed. */
+static inline uint32_t fp_norm16(const uint8_t *in, uint8_t *out)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)in);
+	__m128i lo = _mm_or_si128(x, _mm_set1_epi8(0x20));
+	__m128i ia = _mm_cmplt_epi8(_mm_add_epi8(lo, _mm_set1_epi8((char)(0x80 - 'a'))),
+				    _mm_set1_epi8((char)(0x80 + 26)));
+	__m128i id = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
+				    _mm_set1_epi8((char)(0x80 + 10)));
+	__m128i ih = _mm_cmplt_epi8(x, _mm_setzero_si128());
+	__m128i r = _mm_or_si128(_mm_or_si128(_mm_and_si128(ia, lo), _mm_and_si128(ih, x)),
+				 _mm_and_si128(id, _mm_set1_epi8('0')));
+
+	_mm_storeu_si128((__m128i *)out, r);
+	return (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(ia, id), ih));
+}
+#endif
+
+/* Normalise a block of FP_BLOCK bytes into out; returns the mask of its
+ * word bytes (bit i for in[i]). */
+static inline uint64_t fp_norm_block(const uint8_t *in, uint8_t *out)
+{
+#ifdef FP_SSE2
+	return (uint64_t)fp_norm16(in, out) | (uint64_t)fp_norm16(in + 16, out + 16) << 16 |
+	       (uint64_t)fp_norm16(in + 32, out + 32) << 32 |
+	       (uint64_t)fp_norm16(in + 48, out + 48) << 48;
+#else
+	uint64_t m = 0;
+	unsigned i;
+
+	for (i = 0; i < FP_BLOCK; i++) {
+		out[i] = fp_map[in[i]];
+		m |= (uint64_t)(out[i] != 0) << i;
+	}
+	return m;
+#endif
+}
+
+/* The words of one normalised block nb[0..vl) with word-byte mask m (no
+ * bits at or past vl).  A word touching vl stays open for the next block.
+ * nb must be readable 8 bytes past FP_BLOCK (word hash reads). */
+static void fp_block(struct fp_state *st, const uint8_t *nb, uint64_t m, size_t vl)
+{
+	struct fp_acc a;
+	size_t s, e;
+	uint64_t z;
+
+	if (st->word_len) {
+		z = ~m;
+		e = z ? (size_t)__builtin_ctzll(z) : FP_BLOCK;
+		if (e > vl)
+			e = vl;
+		fp_word_append(st, nb, e);
+		if (e == vl)
+			return;
+		fp_word_close(st);
+		m &= ~0ULL << e;
+	}
+	a = st->acc;
+	while (m) {
+		s = (size_t)__builtin_ctzll(m);
+		z = ~m & (~0ULL << s);
+		e = z ? (size_t)__builtin_ctzll(z) : FP_BLOCK;
+		if (e >= vl) {
+			fp_word_append(st, nb + s, vl - s);
+			break;
+		}
+		fp_word(st, &a, fp_word_hash(nb + s, e - s));
+		m &= ~0ULL << e;
+	}
+	st->acc = a;
 }
 
 void fp_feed(struct fp_state *st, const char *text, size_t len)
 {
-	const uint8_t *s = (const uint8_t *)text, *end = s + len;
-	char *w = st->word;
-	uint32_t wl = st->word_len;   /* local: char stores would force reloads */
+	const uint8_t *s = (const uint8_t *)text;
+	uint8_t nb[FP_BLOCK + 8];    /* the 8 bytes past a block: word hash reads */
+	uint8_t tail[FP_BLOCK];
+	uint64_t m;
 
-	if (!st->xxh)
-		return;
-	while (s < end) {
-		uint8_t c = fp_map[*s++];
-
-		if (c) {
-			if (wl < FP_MAX_WORD)
-				w[wl] = (char)c;
-			if (wl <= FP_MAX_WORD)
-				wl++;             /* FP_MAX_WORD + 1 marks "cut" */
-		} else if (wl) {
-			st->word_len = wl;
-			fp_word_end(st);
-			wl = 0;
-		}
+	memset(nb + FP_BLOCK, 0, 8);
+	while (len >= FP_BLOCK) {
+		m = fp_norm_block(s, nb);
+		fp_block(st, nb, m, FP_BLOCK);
+		s += FP_BLOCK;
+		len -= FP_BLOCK;
 	}
-	st->word_len = wl;
+	if (len) {
+		memset(tail, 0, sizeof(tail));     /* NUL is a separator */
+		memcpy(tail, s, len);
+		m = fp_norm_block(tail, nb);
+		fp_block(st, nb, m, len);
+	}
 }
 
 void fp_final(struct fp_state *st, struct fp_result *out)
 {
-	struct fp_priv *p = st->xxh;
-	XXH128_hash_t d;
-	XXH128_canonical_t c;
+	uint64_t d1, d2;
+	int i;
 
-	if (!p) {            /* fp_init failed: an empty, recognisable result */
-		memset(out, 0, sizeof(*out));
-		memset(out->minhash, 0xff, sizeof(out->minhash));
-		out->empty = true;
-		return;
-	}
 	if (st->word_len)
-		fp_word_end(st);
-	if (p->npend)
-		fp_flush_minhash(st, p);
+		fp_word_close(st);
+	if (st->acc.npend)
+		fp_flush_minhash(st, st->acc.npend);
 	memset(out, 0, sizeof(*out));
-	if (p->n > p->dn)
-		XXH3_128bits_update(p->xs, p->buf + p->dn, p->n - p->dn);
-	p->n = p->dn = 0;
-	d = XXH3_128bits_digest(p->xs);
-	XXH128_canonicalFromHash(&c, d);
-	memcpy(out->digest, c.digest, sizeof(out->digest));
-	if (st->window_fill >= FP_SHINGLE_WORDS)
+	d1 = fp_fmix64(st->acc.h1 ^ st->acc.words);
+	d2 = fp_fmix64(st->acc.h2 ^ st->acc.words);
+	for (i = 0; i < 8; i++) {
+		out->digest[i] = (uint8_t)(d1 >> (56 - 8 * i));
+		out->digest[8 + i] = (uint8_t)(d2 >> (56 - 8 * i));
+	}
+	if (st->acc.words >= FP_SHINGLE_WORDS)
 		memcpy(out->minhash, st->min, sizeof(out->minhash));
 	else
 		memset(out->minhash, 0xff, sizeof(out->minhash));
-	out->words = st->words;
-	out->empty = st->words == 0;
+	out->words = st->acc.words;
+	out->empty = st->acc.words == 0;
 	fp_reset(st);
 }
 

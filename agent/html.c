@@ -3,13 +3,18 @@
  * html: a small, forgiving HTML tokenizer in the spirit of the WHATWG
  * states (data, tag open, tag name, attributes, comments, raw text of
  * script/style), driven byte by byte with bulk fast paths.  It never
- * builds a tree, never recurses and keeps fixed-size buffers only; names
- * and values longer than the caps are cut.  Pure code (agent process,
+ * builds a tree and never recurses; names and values longer than the caps
+ * are cut.  The only allocations are an interesting attribute's value
+ * (grown to HTML_VALUE_MAX at most, freed when the attribute ends) and a
+ * meta refresh URL (freed with its tag).  Pure code (agent process,
  * parser side).
  */
 #include "html.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#define HTML_VALUE_MIN 128    /* first value buffer */
 
 enum html_state {
 	H_DATA = 0,
@@ -59,6 +64,32 @@ void html_init(struct html *h, struct fp_state *fp, struct links *links)
 	h->fp = fp;
 	h->links = links;
 	h->imp_len = -1;
+}
+
+static void html_val_release(struct html *h)
+{
+	free(h->val);
+	h->val = NULL;
+	h->val_cap = 0;
+	h->val_len = 0;
+}
+
+static void html_murl_release(struct html *h)
+{
+	free(h->murl);
+	h->murl = NULL;
+	h->murl_len = 0;
+}
+
+void html_fini(struct html *h)
+{
+	html_val_release(h);
+	html_murl_release(h);
+}
+
+size_t html_memory(const struct html *h)
+{
+	return h->val_cap + (h->murl ? h->murl_len : 0);
 }
 
 static void html_text(struct html *h, const char *s, size_t n)
@@ -267,7 +298,7 @@ static void html_tag_start(struct html *h, bool end_tag)
 	h->tag_id = T_OTHER;
 	h->tag[0] = '\0';
 	h->t_rel_css = h->t_refresh = h->t_href_remote = false;
-	h->murl_len = 0;
+	html_murl_release(h);
 }
 
 static bool html_has_prefix_ci(const char *s, size_t n, const char *p)
@@ -315,15 +346,35 @@ static void html_attr_begin_value(struct html *h)
 		h->attr_kind = A_CONTENT;
 }
 
+/* Append to an interesting value, growing its buffer (doubling, up to
+ * HTML_VALUE_MAX); on ENOMEM the value is cut where it is. */
 static void html_val_add(struct html *h, const char *s, size_t n)
 {
 	size_t room;
 
-	if (h->attr_kind == A_NONE || h->val_len >= HTML_VALUE_MAX)
+	if (h->attr_kind == A_NONE || h->val_len >= HTML_VALUE_MAX || n == 0)
 		return;
 	room = HTML_VALUE_MAX - h->val_len;
 	if (n > room)
 		n = room;
+	if (h->val_len + n > h->val_cap) {
+		size_t nc = h->val_cap ? (size_t)h->val_cap * 2 : HTML_VALUE_MIN;
+		char *nb;
+
+		while (nc < h->val_len + n)
+			nc *= 2;
+		if (nc > HTML_VALUE_MAX)
+			nc = HTML_VALUE_MAX;
+		nb = realloc(h->val, nc);
+		if (!nb) {
+			n = h->val_cap - h->val_len;
+			if (n == 0)
+				return;
+		} else {
+			h->val = nb;
+			h->val_cap = (uint32_t)nc;
+		}
+	}
 	memcpy(h->val + h->val_len, s, n);
 	h->val_len += (uint32_t)n;
 }
@@ -331,12 +382,12 @@ static void html_val_add(struct html *h, const char *s, size_t n)
 /* An attribute ended (with or without a value): act on the ones we know. */
 static void html_attr_done(struct html *h)
 {
-	const char *v = h->val, *p;
+	const char *v = h->val ? h->val : "", *p;
 	size_t n;
 
 	if (h->attr_kind == A_NONE)
 		goto out;
-	n = html_decode_entities(h->val, h->val_len);
+	n = h->val ? html_decode_entities(h->val, h->val_len) : 0;
 	switch (h->attr_kind) {
 	case A_HREF:
 		h->t_href_remote = html_remote(v, n);
@@ -371,8 +422,11 @@ static void html_attr_done(struct html *h)
 				n--;
 			if (n > HTML_MURL_MAX)
 				n = HTML_MURL_MAX;
-			memcpy(h->murl, p, n);
-			h->murl_len = (uint16_t)n;
+			html_murl_release(h);
+			if (n && (h->murl = malloc(n))) {
+				memcpy(h->murl, p, n);
+				h->murl_len = (uint16_t)n;
+			}
 			break;
 		}
 		break;
@@ -383,7 +437,7 @@ out:
 	h->attr_kind = A_NONE;
 	h->attr_len = 0;
 	h->attr[0] = '\0';
-	h->val_len = 0;
+	html_val_release(h);
 }
 
 /* '>' of a tag: set flags, separate words, enter raw text if needed. */
@@ -428,6 +482,7 @@ static void html_tag_done(struct html *h)
 			h->raw_match = 0;
 		}
 	}
+	html_murl_release(h);
 	if (h->tag_id != T_INLINE)
 		fp_feed(h->fp, " ", 1);
 	links_text_break(h->links);
@@ -739,5 +794,6 @@ void html_finish(struct html *h)
 	h->tag_len = 0;
 	h->ent_len = 0;
 	h->imp_len = -1;
-	h->val_len = 0;
+	html_val_release(h);
+	html_murl_release(h);
 }

@@ -6,7 +6,9 @@
  * classifier; risky constructs (script, iframe/frame, form,
  * object/embed/applet, meta refresh, external style sheets) set flags.
  * A tag, attribute or entity split over any number of feeds is seen as if
- * it came in one piece: all state is in struct html, fixed size.
+ * it came in one piece: all state is in struct html, plus the value of an
+ * interesting attribute (href, src, rel, http-equiv, meta content) and a
+ * meta refresh URL, allocated while they are open and capped below.
  * Pure code (agent process, parser side).
  */
 #ifndef TAPWARDEN_HTML_H
@@ -40,16 +42,20 @@ struct html {
 	uint8_t tag_len, attr_len, ent_len;
 	int8_t imp_len;           /* -1: not inside an @-rule */
 	uint16_t murl_len;
-	uint32_t val_len;
+	uint32_t val_len, val_cap;
+	char *val;                /* owned; the open attribute value, or NULL */
+	char *murl;               /* owned; the open meta tag's refresh URL, or NULL */
 	char tag[HTML_NAME_MAX], attr[HTML_NAME_MAX];
 	char ent[HTML_ENTITY_MAX];
 	char imp[HTML_IMPORT_MAX];
-	char murl[HTML_MURL_MAX];
-	char val[HTML_VALUE_MAX];
 };
 
 /* Borrows fp and links for the life of h. */
 void html_init(struct html *h, struct fp_state *fp, struct links *links);
+/* Frees what h owns (h itself is embedded). */
+void html_fini(struct html *h);
+/* Bytes allocated by h now (not counting struct html itself). */
+size_t html_memory(const struct html *h);
 /* Feed decoded HTML (borrowed). */
 void html_feed(struct html *h, const char *s, size_t n);
 /* End of one HTML part: flush a pending entity, drop a half-read tag and

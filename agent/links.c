@@ -2,13 +2,14 @@
 /*
  * links: find links in decoded message text and classify their hosts the
  * way a browser would read them (so that http://3232235777/ and
- * http://0xc0.0xa8.1.1/ are the IP literals they are).  Text tokens are
- * collected in a fixed buffer across calls, so a link split over any
- * number of feeds is seen exactly once.  Pure code (agent process, parser
- * side); constant memory per message.
+ * http://0xc0.0xa8.1.1/ are the IP literals they are).  A text token that
+ * continues past a call is collected in a buffer (allocated then, grown to
+ * the cap), so a link split over any number of feeds is seen exactly once.
+ * Pure code (agent process, parser side); bounded memory per message.
  */
 #include "links.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <xxhash.h>
@@ -66,11 +67,33 @@ static bool links_prefix(const char *s, size_t n, const char *p)
 	return true;
 }
 
+#define LINKS_TOK_MIN 64         /* first token buffer */
+#define LINKS_TOK_KEEP 256       /* a larger one is released with its token */
+#define LINKS_SET_MIN 16         /* first host set */
+
 void links_init(struct links *l, const char *const *shorteners, size_t n)
 {
 	memset(l, 0, sizeof(*l));
 	l->shorteners = shorteners;
 	l->n_shorteners = shorteners ? n : 0;
+}
+
+void links_fini(struct links *l)
+{
+	free(l->set);
+	free(l->tok);
+	l->set = NULL;
+	l->tok = NULL;
+	l->set_slots = 0;
+	l->tok_cap = 0;
+	l->tok_len = 0;
+	l->tok_trig = 0;
+	l->tok_lost = false;
+}
+
+size_t links_memory(const struct links *l)
+{
+	return (size_t)l->set_slots * sizeof(uint64_t) + l->tok_cap;
 }
 
 /* One IPv4 number part as the WHATWG URL parser reads it: 0x-hex, 0-octal
@@ -239,26 +262,60 @@ unsigned links_classify(const struct links *l, const char *url, size_t len,
 	return flags;
 }
 
+/* Insert h (non-zero) into set[0..slots) unless present; false if it was. */
+static bool links_set_put(uint64_t *set, uint32_t slots, uint64_t h, bool *full)
+{
+	uint32_t i, k;
+
+	for (k = 0, i = (uint32_t)h & (slots - 1); k < slots; k++, i = (i + 1) & (slots - 1)) {
+		if (set[i] == h)
+			return false;
+		if (set[i] == 0) {
+			if (*full)
+				return false;
+			set[i] = h;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Room for one more host: the set stays at most half full, so every
+ * probe ends; it doubles up to LINKS_SET_SLOTS (whose half is
+ * LINKS_SET_MAX).  False on ENOMEM (the host is then not counted). */
+static bool links_set_room(struct links *l)
+{
+	uint32_t ns, i;
+	uint64_t *nset;
+	bool no = false;
+
+	if (l->set && (l->c.distinct_hosts < l->set_slots / 2 || l->set_slots >= LINKS_SET_SLOTS))
+		return true;
+	ns = l->set ? l->set_slots * 2 : LINKS_SET_MIN;
+	nset = calloc(ns, sizeof(*nset));
+	if (!nset)
+		return false;
+	for (i = 0; i < l->set_slots; i++)
+		if (l->set[i])
+			links_set_put(nset, ns, l->set[i], &no);
+	free(l->set);
+	l->set = nset;
+	l->set_slots = ns;
+	return true;
+}
+
 /* Remember a host; the set saturates at LINKS_SET_MAX distinct hosts. */
 static void links_host_seen(struct links *l, const char *host)
 {
 	uint64_t h = XXH3_64bits(host, strlen(host));
-	uint32_t i, k;
+	bool full = l->c.distinct_hosts >= LINKS_SET_MAX;
 
 	if (h == 0)
 		h = 1;
-	for (k = 0, i = (uint32_t)h & (LINKS_SET_SLOTS - 1); k < LINKS_SET_SLOTS;
-	     k++, i = (i + 1) & (LINKS_SET_SLOTS - 1)) {
-		if (l->set[i] == h)
-			return;
-		if (l->set[i] == 0) {
-			if (l->c.distinct_hosts >= LINKS_SET_MAX)
-				return;
-			l->set[i] = h;
-			l->c.distinct_hosts++;
-			return;
-		}
-	}
+	if (!links_set_room(l))
+		return;
+	if (links_set_put(l->set, l->set_slots, h, &full))
+		l->c.distinct_hosts++;
 }
 
 void links_add_url(struct links *l, const char *url, size_t len)
@@ -337,13 +394,32 @@ static void links_token(struct links *l, const char *t, size_t n)
 	}
 }
 
-/* Keep bytes of a token that continues past this call. */
+/* Keep bytes of a token that continues past this call, growing the
+ * buffer (doubling, up to LINKS_TOKEN_MAX) as needed. */
 static void links_tok_append(struct links *l, const char *s, size_t n)
 {
-	if (l->tok_len < LINKS_TOKEN_MAX) {
-		size_t room = LINKS_TOKEN_MAX - l->tok_len;
+	if (l->tok_len < LINKS_TOKEN_MAX && !l->tok_lost) {
+		size_t room = LINKS_TOKEN_MAX - l->tok_len, k = n < room ? n : room;
 
-		memcpy(l->tok + l->tok_len, s, n < room ? n : room);
+		if (l->tok_len + k > l->tok_cap) {
+			size_t nc = l->tok_cap ? (size_t)l->tok_cap * 2 : LINKS_TOK_MIN;
+			char *nb;
+
+			while (nc < l->tok_len + k)
+				nc *= 2;
+			if (nc > LINKS_TOKEN_MAX)
+				nc = LINKS_TOKEN_MAX;
+			nb = realloc(l->tok, nc);
+			if (!nb) {
+				l->tok_lost = true;
+				k = 0;
+			} else {
+				l->tok = nb;
+				l->tok_cap = (uint32_t)nc;
+			}
+		}
+		if (k)
+			memcpy(l->tok + l->tok_len, s, k);
 	}
 	if (n > LINKS_TOKEN_MAX)
 		n = LINKS_TOKEN_MAX + 1;
@@ -354,10 +430,16 @@ static void links_tok_append(struct links *l, const char *s, size_t n)
 
 static void links_tok_end(struct links *l)
 {
-	if (l->tok_trig)
+	if (l->tok_trig && !l->tok_lost)
 		links_token(l, l->tok, l->tok_len > LINKS_TOKEN_MAX ? LINKS_TOKEN_MAX : l->tok_len);
 	l->tok_len = 0;
 	l->tok_trig = 0;
+	l->tok_lost = false;
+	if (l->tok_cap > LINKS_TOK_KEEP) {
+		free(l->tok);
+		l->tok = NULL;
+		l->tok_cap = 0;
+	}
 }
 
 /* Next ':' or '.' in s[from..end), or end; *nc and *nd cache the next

@@ -6,8 +6,11 @@
  * (dotted, decimal, hex, octal IPv4 as browsers read them; [IPv6]),
  * encoded (userinfo "@", %-escapes, punycode or raw non-ASCII in the host),
  * URL shortener (host or a parent domain in the configured list).
- * Distinct hosts are kept as 64-bit hashes in a small fixed set.
- * Pure code (agent process, parser side); constant memory.
+ * Distinct hosts are kept as 64-bit hashes in a small set.
+ * Pure code (agent process, parser side).  Memory is bounded by the caps
+ * below and allocated only when needed: the token buffer when a token
+ * continues past a call (grown to LINKS_TOKEN_MAX at most), the host set
+ * when the first host is seen (grown to LINKS_SET_SLOTS at most).
  */
 #ifndef TAPWARDEN_LINKS_H
 #define TAPWARDEN_LINKS_H
@@ -18,7 +21,7 @@
 
 #define LINKS_TOKEN_MAX 2048     /* bytes of one text token kept for analysis */
 #define LINKS_HOST_MAX 256       /* bytes of one host kept */
-#define LINKS_SET_SLOTS 256      /* distinct-host hash set (open addressing) */
+#define LINKS_SET_SLOTS 256      /* distinct-host hash set (open addressing), at most */
 #define LINKS_SET_MAX 128        /* distinct hosts counted at most */
 
 /* links_classify() result bits */
@@ -36,14 +39,22 @@ struct links {
 	const char *const *shorteners;   /* borrowed */
 	size_t n_shorteners;
 	struct links_counts c;
-	uint64_t set[LINKS_SET_SLOTS];   /* 0: free slot */
+	/* private */
+	uint64_t *set;                   /* owned; 0: free slot; NULL until a host */
+	char *tok;                       /* owned; the open token's kept bytes */
+	uint32_t set_slots;              /* power of two, <= LINKS_SET_SLOTS */
+	uint32_t tok_cap;
 	uint32_t tok_len;                /* open token; LINKS_TOKEN_MAX + 1: cut */
 	uint8_t tok_trig;                /* the open token holds ':' or '.' */
-	char tok[LINKS_TOKEN_MAX];
+	bool tok_lost;                   /* ENOMEM: the open token is not analysed */
 };
 
 /* Borrows the shortener list (lower-case hosts) for the object's life. */
 void links_init(struct links *l, const char *const *shorteners, size_t n);
+/* Frees what l owns (l itself is embedded); l may be initialised again. */
+void links_fini(struct links *l);
+/* Bytes allocated by l now (not counting struct links itself). */
+size_t links_memory(const struct links *l);
 
 /* Classify one link (borrowed, not NUL-terminated); host (lower-cased,
  * %-decoded, NUL-terminated, at most LINKS_HOST_MAX-1 bytes) goes to

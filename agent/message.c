@@ -9,10 +9,15 @@
  * the body is scanned line by line only where a boundary could start (a
  * line beginning with '-' inside a multipart), everything else is handed
  * on in bulk.  Leaf text/plain and text/html parts are decoded (QP,
- * base64) through a small fixed buffer into the fingerprint, the link
+ * base64) through a buffer on the stack into the fingerprint, the link
  * finder (links.c) and the HTML scanner (html.c).  Value grammars live in
- * mime.c.  Memory: one struct message (~20 KiB) plus the header buffer and
- * the kept header values, all freed by message_free().
+ * mime.c.  Memory: one struct message (about 1.2 KiB) plus what is needed
+ * now, each allocated when first needed and released when its element
+ * ends: the field being collected (hbuf, grown to max_header_bytes at
+ * most), the boundaries of the open multiparts (one arena, each at its
+ * exact length), a '-' line split across feeds (peek), the links' and the
+ * HTML scanner's buffers, and the kept header values; message_free()
+ * frees them all.
  */
 #include "message.h"
 
@@ -29,8 +34,8 @@
 #define MSG_PEEK_MAX (MSG_BOUNDARY_MAX + 64)  /* a '-' line held to test it */
 #define MSG_PART_HDR_MAX 16384      /* a part's header section kept */
 #define MSG_TYPE_MAX 96
-#define MSG_DBUF 4096
-#define MSG_HBUF_MIN 2048
+#define MSG_DBUF 2048               /* decode chunk (on the stack) */
+#define MSG_HBUF_MIN 256
 
 enum msg_state {
 	MSG_HEADERS = 0,     /* top-level header section */
@@ -44,17 +49,22 @@ enum msg_kind {
 	KIND_HTML,
 };
 
-struct msg_level {           /* one open multipart */
-	uint16_t blen;
-	char b[MSG_BOUNDARY_MAX];
+/* Media type of an entity, as far as the parser cares. */
+enum msg_type {
+	TYPE_NONE = 0,       /* no Content-Type, or an empty media type */
+	TYPE_PLAIN,          /* text/plain */
+	TYPE_HTML,           /* text/html */
+	TYPE_MULTIPART,      /* multipart/... */
+	TYPE_OTHER,
 };
 
-/* What a header section says about its entity. */
+/* What a header section says about its entity.  A multipart's boundary
+ * (blen bytes) waits in the boundary arena just above the open levels,
+ * at bnd + boff[depth], until the section ends. */
 struct msg_entity {
-	char type[MSG_TYPE_MAX];
-	char boundary[MSG_BOUNDARY_MAX + 2];   /* one more: "too long" shows */
-	long blen;
+	long blen;           /* -1 absent; > MSG_BOUNDARY_MAX: too long (or ENOMEM) */
 	enum mime_cte cte;
+	uint8_t type;        /* enum msg_type */
 	bool attachment;
 	bool have_type, have_cte, have_disp;
 };
@@ -76,21 +86,23 @@ struct message {
 	bool line_open;          /* a line has started and its LF not yet come */
 	struct msg_entity ent;   /* what the section's fields said so far */
 
-	/* MIME structure */
-	struct msg_level lv[MSG_MAX_DEPTH];
+	/* MIME structure: the boundary of open level i is
+	 * bnd[boff[i] .. boff[i + 1]) */
+	char *bnd;               /* boundary arena, a stack like the levels */
+	uint32_t bcap;
+	uint16_t boff[MSG_MAX_DEPTH + 1];
 	uint32_t depth;
 	enum msg_kind kind;
 	struct mime_decoder dec;
 	bool bol;                /* body: at the beginning of a line */
-	bool peeking;            /* body: holding a '-' line in peek */
+	bool peeking;            /* body: holding a '-' line (in peek) */
 	uint32_t peek_len;
-	char peek[MSG_PEEK_MAX];
+	char *peek;              /* MSG_PEEK_MAX bytes while peeking, else NULL */
 
 	struct fp_state fp;
 	struct links links;
 	struct html html;
-	size_t mem;
-	uint8_t dbuf[MSG_DBUF + 8];
+	size_t mem;              /* bytes of the kept header values */
 };
 
 void message_config_default(struct message_config *c)
@@ -127,7 +139,6 @@ struct message *message_new(const struct message_config *cfg)
 	m->ent.blen = -1;
 	links_init(&m->links, cfg->shorteners, cfg->n_shorteners);
 	html_init(&m->html, &m->fp, &m->links);
-	m->mem = sizeof(*m) + 2048;   /* + the fingerprint's private state */
 	return m;
 }
 
@@ -179,15 +190,54 @@ static bool msg_name_is(const char *name, size_t n, const char *lit)
 
 /* ---- header fields -------------------------------------------------- */
 
-static void msg_entity_field(struct msg_entity *e, const char *name, size_t nl,
+static enum msg_type msg_type_of(const char *t)
+{
+	if (t[0] == '\0')
+		return TYPE_NONE;
+	if (strcmp(t, "text/plain") == 0)
+		return TYPE_PLAIN;
+	if (strcmp(t, "text/html") == 0)
+		return TYPE_HTML;
+	if (strncmp(t, "multipart/", 10) == 0)
+		return TYPE_MULTIPART;
+	return TYPE_OTHER;
+}
+
+/* A multipart's boundary b[0..n) (n <= MSG_BOUNDARY_MAX): keep it in the
+ * arena above the open levels.  False on ENOMEM. */
+static bool msg_boundary_stash(struct message *m, const char *b, size_t n)
+{
+	size_t at = m->boff[m->depth], need = at + n;
+
+	if (need > m->bcap) {
+		char *nb = realloc(m->bnd, need);
+
+		if (!nb)
+			return false;
+		m->bnd = nb;
+		m->bcap = (uint32_t)need;
+	}
+	memcpy(m->bnd + at, b, n);
+	return true;
+}
+
+static void msg_entity_field(struct message *m, const char *name, size_t nl,
 			     const char *v, size_t n)
 {
+	struct msg_entity *e = &m->ent;
 	char tmp[8];
 
 	if (!e->have_type && msg_name_is(name, nl, "content-type")) {
+		char type[MSG_TYPE_MAX];
+		char b[MSG_BOUNDARY_MAX + 2];    /* one more: "too long" shows */
+
 		e->have_type = true;
-		mime_media_type(v, n, e->type, sizeof(e->type));
-		e->blen = mime_param(v, n, "boundary", false, e->boundary, sizeof(e->boundary));
+		mime_media_type(v, n, type, sizeof(type));
+		e->type = (uint8_t)msg_type_of(type);
+		e->blen = mime_param(v, n, "boundary", false, b, sizeof(b));
+		if (e->type == TYPE_MULTIPART && e->blen > 0 && e->blen <= MSG_BOUNDARY_MAX &&
+		    !msg_boundary_stash(m, b, (size_t)e->blen))
+			e->blen = MSG_BOUNDARY_MAX + 1;   /* cannot hold it: as if too long */
 		if (mime_param(v, n, "name", true, tmp, sizeof(tmp)) >= 0)
 			e->attachment = true;
 	} else if (!e->have_cte && msg_name_is(name, nl, "content-transfer-encoding")) {
@@ -340,10 +390,19 @@ static void msg_field(struct message *m, bool top, char *b, size_t n)
 		w--;
 	if (top)
 		msg_top_field(m, b, name_len, b + vs, w - vs);
-	msg_entity_field(&m->ent, b, name_len, b + vs, w - vs);
+	msg_entity_field(m, b, name_len, b + vs, w - vs);
 }
 
 /* ---- entities -------------------------------------------------------- */
+
+/* Stop holding a '-' line: it was handed on, or it was a boundary. */
+static void msg_peek_end(struct message *m)
+{
+	free(m->peek);
+	m->peek = NULL;
+	m->peek_len = 0;
+	m->peeking = false;
+}
 
 static void msg_consume(struct message *m, const uint8_t *s, size_t n)
 {
@@ -358,6 +417,8 @@ static void msg_consume(struct message *m, const uint8_t *s, size_t n)
 /* Content bytes of the current entity (borrowed). */
 static void msg_deliver(struct message *m, const uint8_t *p, size_t n)
 {
+	uint8_t dbuf[MSG_DBUF + 8];
+
 	if (m->kind == KIND_SKIP || n == 0)
 		return;
 	if (m->dec.cte == MIME_CTE_RAW) {
@@ -366,9 +427,9 @@ static void msg_deliver(struct message *m, const uint8_t *p, size_t n)
 	}
 	while (n) {
 		size_t k = n > MSG_DBUF ? MSG_DBUF : n;
-		size_t o = mime_decode(&m->dec, p, k, m->dbuf);
+		size_t o = mime_decode(&m->dec, p, k, dbuf);
 
-		msg_consume(m, m->dbuf, o);
+		msg_consume(m, dbuf, o);
 		p += k;
 		n -= k;
 	}
@@ -397,19 +458,17 @@ static void msg_entity_end(struct message *m)
 /* A header section ended: open a multipart level or start a leaf. */
 static void msg_entity_begin(struct message *m, const struct msg_entity *e)
 {
-	bool multipart = strncmp(e->type, "multipart/", 10) == 0 && e->blen > 0;
+	bool multipart = e->type == TYPE_MULTIPART && e->blen > 0;
 
 	m->state = MSG_BODY;
 	m->bol = true;
-	m->peeking = false;
-	m->peek_len = 0;
+	msg_peek_end(m);
 	m->kind = KIND_SKIP;
 	if (multipart) {
 		if (m->depth < m->max_depth && e->blen <= MSG_BOUNDARY_MAX) {
-			struct msg_level *l = &m->lv[m->depth++];
-
-			memcpy(l->b, e->boundary, (size_t)e->blen);
-			l->blen = (uint16_t)e->blen;
+			/* the stashed boundary becomes the new level's */
+			m->boff[m->depth + 1] = (uint16_t)(m->boff[m->depth] + e->blen);
+			m->depth++;
 			return;             /* preamble: skipped */
 		}
 		/* too deep, or a boundary we cannot hold: one opaque leaf */
@@ -420,11 +479,10 @@ static void msg_entity_begin(struct message *m, const struct msg_entity *e)
 		m->f.attachments++;
 	if (multipart || e->attachment)
 		return;
-	if (strcmp(e->type, "text/html") == 0) {
+	if (e->type == TYPE_HTML) {
 		m->kind = KIND_HTML;
 		m->f.html.present = true;
-	} else if (e->type[0] == '\0' || strcmp(e->type, "text/plain") == 0 ||
-		   strncmp(e->type, "multipart/", 10) == 0) {
+	} else if (e->type == TYPE_NONE || e->type == TYPE_PLAIN || e->type == TYPE_MULTIPART) {
 		m->kind = KIND_TEXT;        /* no type, or a multipart without boundary */
 	} else {
 		return;
@@ -465,6 +523,9 @@ static void msg_section_end(struct message *m, bool top)
 	struct msg_entity e;
 
 	msg_field_flush(m, top);
+	free(m->hbuf);               /* the body needs no field buffer */
+	m->hbuf = NULL;
+	m->hcap = 0;
 	e = m->ent;
 	msg_section_begin(m, msg_part_limit(m));
 	msg_entity_begin(m, &e);
@@ -481,17 +542,17 @@ static int msg_boundary_match(const struct message *m, const char *l, size_t n, 
 	if (n < 2 || l[0] != '-' || l[1] != '-')
 		return -1;
 	for (lvl = (int)m->depth - 1; lvl >= 0; lvl--) {
-		const struct msg_level *b = &m->lv[lvl];
-		size_t rl;
+		const char *b = m->bnd + m->boff[lvl];
+		size_t blen = (size_t)(m->boff[lvl + 1] - m->boff[lvl]), rl;
 
-		if (n < 2 + (size_t)b->blen || memcmp(l + 2, b->b, b->blen) != 0)
+		if (n < 2 + blen || memcmp(l + 2, b, blen) != 0)
 			continue;
-		rl = n - 2 - b->blen;
+		rl = n - 2 - blen;
 		if (rl == 0) {
 			*close = false;
 			return lvl;
 		}
-		if (rl >= 2 && l[2 + b->blen] == '-' && l[3 + b->blen] == '-') {
+		if (rl >= 2 && l[2 + blen] == '-' && l[3 + blen] == '-') {
 			*close = true;
 			return lvl;
 		}
@@ -505,8 +566,7 @@ static void msg_boundary(struct message *m, int lvl, bool close)
 {
 	msg_entity_end(m);
 	m->bol = true;
-	m->peeking = false;
-	m->peek_len = 0;
+	msg_peek_end(m);
 	if (close) {
 		m->depth = (uint32_t)lvl;
 		m->state = MSG_BODY;
@@ -548,10 +608,11 @@ static void msg_hstore(struct message *m, const uint8_t *p, size_t k, bool top)
 				m->f.header_truncated = true;
 			return;
 		}
-		m->mem += nc - m->hcap;
 		m->hbuf = nb;
 		m->hcap = (uint32_t)nc;
 	}
+	if (k == 0)
+		return;
 	memcpy(m->hbuf + m->hlen, p, k);
 	m->hlen += (uint32_t)k;
 }
@@ -604,25 +665,35 @@ static size_t msg_headers(struct message *m, const uint8_t *p, size_t n, bool to
 	return k;
 }
 
-/* A '-' line held in peek is complete (or the input ended). */
-static bool msg_peek_line(struct message *m)
+/* A '-' line l[0..n) is complete (or the input ended): a boundary of an
+ * open level, or content.  Returns true for a boundary (the state changed). */
+static bool msg_dash_line(struct message *m, const char *l, size_t n)
 {
 	bool close;
-	int lvl = msg_boundary_match(m, m->peek, m->peek_len, &close);
+	int lvl = msg_boundary_match(m, l, n, &close);
 
 	if (lvl >= 0) {
 		msg_boundary(m, lvl, close);
 		return true;
 	}
-	msg_deliver(m, (const uint8_t *)m->peek, m->peek_len);
-	m->peek_len = 0;
-	m->peeking = false;
+	msg_deliver(m, (const uint8_t *)l, n);
 	m->bol = true;
 	return false;
 }
 
+/* The '-' line held in peek is complete (or the input ended). */
+static bool msg_peek_line(struct message *m)
+{
+	bool b = msg_dash_line(m, m->peek, m->peek_len);
+
+	msg_peek_end(m);
+	return b;
+}
+
 /* Body bytes.  Returns the bytes consumed; stops early after a boundary
- * (the state changed). */
+ * (the state changed).  A line that starts with '-' is tested where it
+ * is when it is complete in this call; only one split across calls is
+ * copied into peek. */
 static size_t msg_body(struct message *m, const uint8_t *p, size_t n)
 {
 	size_t i = 0;
@@ -642,8 +713,7 @@ static size_t msg_body(struct message *m, const uint8_t *p, size_t n)
 			if (m->peek_len + k > MSG_PEEK_MAX) {
 				/* too long for a boundary line: hand it on */
 				msg_deliver(m, (const uint8_t *)m->peek, m->peek_len);
-				m->peek_len = 0;
-				m->peeking = false;
+				msg_peek_end(m);
 				m->bol = false;
 				continue;
 			}
@@ -657,6 +727,23 @@ static size_t msg_body(struct message *m, const uint8_t *p, size_t n)
 			continue;
 		}
 		if (m->bol && p[i] == '-') {
+			nl = memchr(p + i, '\n', n - i);
+			e = nl ? (size_t)(nl - p) + 1 : n;
+			if (e - i > MSG_PEEK_MAX) {
+				m->bol = false;       /* too long for a boundary line */
+				continue;
+			}
+			if (nl) {
+				if (msg_dash_line(m, (const char *)p + i, e - i))
+					return e;
+				i = e;
+				continue;
+			}
+			m->peek = malloc(MSG_PEEK_MAX);
+			if (!m->peek) {
+				m->bol = false;       /* ENOMEM: read as content */
+				continue;
+			}
 			m->peeking = true;
 			continue;
 		}
@@ -760,7 +847,10 @@ const struct message_facts *message_finish(struct message *m)
 
 size_t message_memory(const struct message *m)
 {
-	return m ? m->mem : 0;
+	if (!m)
+		return 0;
+	return sizeof(*m) + m->mem + m->hcap + m->bcap + (m->peek ? MSG_PEEK_MAX : 0) +
+	       links_memory(&m->links) + html_memory(&m->html);
 }
 
 void message_free(struct message *m)
@@ -788,6 +878,10 @@ void message_free(struct message *m)
 	free(f->content_type);
 	free(f->in_reply_to);
 	free(m->hbuf);
+	free(m->bnd);
+	free(m->peek);
+	html_fini(&m->html);
+	links_fini(&m->links);
 	fp_fini(&m->fp);
 	free(m);
 }

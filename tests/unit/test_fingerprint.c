@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <xxhash.h>
-
 #include "fingerprint.h"
 
 /* The published algorithm, written plainly: pins the constants (stored
@@ -49,18 +47,53 @@ static const uint64_t ref_add[FP_MINHASH_K] = {
 	0x7df235868c1df984ULL, 0x5f54e9ae0905635aULL,
 };
 
-static void ref_minhash(const char *t, uint32_t out[FP_MINHASH_K], uint64_t *nwords)
+static uint64_t ref_rotl(uint64_t x, unsigned r)
 {
-	char w[3][FP_MAX_WORD];
-	size_t wl[3] = { 0, 0, 0 };
+	return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t ref_fmix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+#define REF_P1 0x9e3779b185ebca87ULL
+#define REF_P2 0xc2b2ae3d27d4eb4fULL
+#define REF_P5 0x27d4eb2f165667c5ULL
+
+/* The word hash as fingerprint.h defines it, one byte at a time. */
+static uint64_t ref_word_hash(const char *w, size_t n)
+{
+	uint64_t v = 0, c;
+	size_t j, b;
+
+	for (j = 0; j * 8 < n; j++) {
+		for (c = 0, b = 0; b < 8 && j * 8 + b < n; b++)
+			c |= (uint64_t)(unsigned char)w[j * 8 + b] << (8 * b);
+		v = j == 0 ? (REF_P5 + n) ^ c : ref_rotl(v * REF_P1, 31) ^ c;
+	}
+	return ref_fmix64(v);
+}
+
+/* Min-hash and digest of plain text t as fingerprint.h defines them. */
+static void ref_fingerprint(const char *t, uint32_t out[FP_MINHASH_K], uint64_t *nwords,
+			    uint8_t digest[16])
+{
+	uint64_t wh[3] = { 0, 0, 0 };
+	uint64_t h1 = 0x85ebca77c2b2ae63ULL, h2 = 0x165667b19e3779f9ULL, d1, d2;
 	size_t i = 0, n = strlen(t);
 	int k;
 
 	memset(out, 0xff, FP_MINHASH_K * sizeof(uint32_t));
 	*nwords = 0;
 	while (i < n) {
-		char sh[3 * (FP_MAX_WORD + 1)];
-		size_t len = 0;
+		char w[FP_MAX_WORD];
+		size_t wl = 0;
 		uint64_t h;
 
 		while (i < n && !((unsigned char)t[i] >= 0x80 || (t[i] >= 'a' && t[i] <= 'z') ||
@@ -68,11 +101,6 @@ static void ref_minhash(const char *t, uint32_t out[FP_MINHASH_K], uint64_t *nwo
 			i++;
 		if (i >= n)
 			break;
-		memcpy(w[0], w[1], wl[1]);
-		wl[0] = wl[1];
-		memcpy(w[1], w[2], wl[2]);
-		wl[1] = wl[2];
-		wl[2] = 0;
 		while (i < n && ((unsigned char)t[i] >= 0x80 || (t[i] >= 'a' && t[i] <= 'z') ||
 				 (t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= '0' && t[i] <= '9'))) {
 			char c = t[i++];
@@ -81,27 +109,29 @@ static void ref_minhash(const char *t, uint32_t out[FP_MINHASH_K], uint64_t *nwo
 				c = (char)(c + 32);
 			if (c >= '0' && c <= '9')
 				c = '0';
-			assert_true(wl[2] < FP_MAX_WORD);
-			w[2][wl[2]++] = c;
+			assert_true(wl < FP_MAX_WORD);
+			w[wl++] = c;
 		}
+		wh[0] = wh[1];
+		wh[1] = wh[2];
+		wh[2] = ref_word_hash(w, wl);
+		h1 = ref_rotl((h1 ^ wh[2]) * REF_P1, 31);
+		h2 = ref_rotl((h2 ^ wh[2]) * REF_P2, 29);
 		if (++*nwords < 3)
 			continue;
-		/* the shingle's text: three words, single spaces */
-		memcpy(sh, w[0], wl[0]);
-		len = wl[0];
-		sh[len++] = ' ';
-		memcpy(sh + len, w[1], wl[1]);
-		len += wl[1];
-		sh[len++] = ' ';
-		memcpy(sh + len, w[2], wl[2]);
-		len += wl[2];
-		h = XXH3_64bits(sh, len);
+		h = ref_fmix64(ref_rotl(wh[0], 42) ^ ref_rotl(wh[1], 21) ^ wh[2]);
 		for (k = 0; k < FP_MINHASH_K; k++) {
 			uint32_t v = (uint32_t)((ref_mul[k] * h + ref_add[k]) >> 32);
 
 			if (v < out[k])
 				out[k] = v;
 		}
+	}
+	d1 = ref_fmix64(h1 ^ *nwords);
+	d2 = ref_fmix64(h2 ^ *nwords);
+	for (k = 0; k < 8; k++) {
+		digest[k] = (uint8_t)(d1 >> (56 - 8 * k));
+		digest[8 + k] = (uint8_t)(d2 >> (56 - 8 * k));
 	}
 }
 
@@ -273,6 +303,28 @@ static void test_split_feed(void **state)
 		assert_memory_equal(whole.minhash, part.minhash, sizeof(whole.minhash));
 		assert_int_equal(whole.words, part.words);
 	}
+
+	/* words across 64-byte blocks, cut words, UTF-8 cut at the limit */
+	memset(a, 0, sizeof(a));
+	for (i = 0; i < 40; i++) {
+		size_t off = strlen(a);
+
+		memset(a + off, 'a' + (int)(i % 26), 20 + (i * 13) % 90);
+		if (i % 3 == 0)
+			memcpy(a + off + 63, "\xc3\xa9", 2);
+		strcat(a, i % 5 ? " " : ",\r\n");
+	}
+	len = strlen(a);
+	fp_text(a, &whole);
+	for (step = 1; step < 140; step += 7) {
+		for (i = 0; i < len; i += step)
+			fp_feed(&st, a + i, len - i < step ? len - i : step);
+		fp_final(&st, &part);
+		assert_memory_equal(whole.digest, part.digest, 16);
+		assert_memory_equal(whole.minhash, part.minhash, sizeof(whole.minhash));
+		assert_int_equal(whole.words, part.words);
+	}
+	assert_int_equal(whole.words, 40);
 	fp_fini(&st);
 }
 
@@ -345,21 +397,38 @@ static void test_reference(void **state)
 {
 	char a[16384];
 	uint32_t ref[FP_MINHASH_K];
+	uint8_t dref[16];
 	uint64_t nw;
 	struct fp_result r;
+	char hex[33];
 	int n;
 
 	(void)state;
-	for (n = 3; n < 400; n += 37) {
+	for (n = 0; n < 400; n += 37) {
 		make_text(a, sizeof(a), (uint32_t)n, n);
-		ref_minhash(a, ref, &nw);
+		ref_fingerprint(a, ref, &nw, dref);
 		fp_text(a, &r);
 		assert_int_equal(r.words, nw);
 		assert_memory_equal(r.minhash, ref, sizeof(ref));
+		assert_memory_equal(r.digest, dref, sizeof(dref));
 	}
 	fp_text("Gr\xc3\xbc\xc3\x9f" "e 12 UND 345 hallo Welt", &r);
-	ref_minhash("gr\xc3\xbc\xc3\x9f" "e 00 und 000 hallo welt", ref, &nw);
+	ref_fingerprint("gr\xc3\xbc\xc3\x9f" "e 00 und 000 hallo welt", ref, &nw, dref);
 	assert_memory_equal(r.minhash, ref, sizeof(ref));
+	assert_memory_equal(r.digest, dref, sizeof(dref));
+	/* words of 8, 9, 16, 17 and 64 bytes: every chunk path of the word hash */
+	snprintf(a, sizeof(a), "abcdefgh abcdefghi abcdefghijklmnop abcdefghijklmnopq %s x",
+		 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl");
+	ref_fingerprint(a, ref, &nw, dref);
+	fp_text(a, &r);
+	assert_int_equal(r.words, 6);
+	assert_memory_equal(r.minhash, ref, sizeof(ref));
+	assert_memory_equal(r.digest, dref, sizeof(dref));
+	/* pinned values: a changed constant shows here, not only in stored data */
+	fp_text("Hello, world: the quick brown fox 42", &r);
+	fp_digest_hex(&r, hex);
+	assert_string_equal(hex, "120107e8b37a07b060d643708451639e");
+	assert_int_equal(r.minhash[0], 0x24cf6ce4);
 }
 
 static void test_reuse_after_final(void **state)

@@ -4,8 +4,21 @@
  * encodings, link classification, HTML flags, caps, and split invariance. */
 #include "testutil.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#endif
+#ifdef TEST_ASAN
+#include <sanitizer/allocator_interface.h>
+#endif
 
 #include "html.h"
 #include "links.h"
@@ -441,6 +454,7 @@ static void test_links(void **state)
 	assert_int_equal(CL("cid:part1"), 0);
 	assert_int_equal(CL("http:///"), 0);
 #undef CL
+	links_fini(&l);
 
 	m = feed(&c, "Subject: links\r\n\r\n"
 		 "See http://example.com/a, (https://Example.com/b) and <www.other.example>.\r\n"
@@ -596,6 +610,188 @@ static void test_split_invariance(void **state)
 	}
 }
 
+static uint32_t rng_next(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+/* Heap bytes in use: ASan's count (requested sizes) under ASan, else
+ * glibc's (chunk sizes, with their overhead). */
+static size_t heap_in_use(void)
+{
+#ifdef TEST_ASAN
+	return __sanitizer_get_current_allocated_bytes();
+#else
+	return mallinfo2().uordblks;
+#endif
+}
+
+/* A typical multipart/alternative message (as tests/bench generates them:
+ * Postfix headers with a DKIM signature, an 8bit text/plain part, a
+ * quoted-printable HTML part with a link per paragraph). */
+static char *typical_message(size_t *len)
+{
+	static const char *const words[] = {
+		"meeting", "schedule", "project", "report", "the", "of", "and", "please",
+		"attached", "find", "regards", "thanks", "customer", "invoice", "update",
+		"tomorrow", "morning", "budget", "quarter", "review", "your", "with",
+	};
+	static const char boundary[] = "----=_Part_4711_123456789.1798761600_alt";
+	size_t cap = 16384, n = 0, i, p;
+	char *b = malloc(cap);
+	uint32_t seed = 12345;
+
+	assert_non_null(b);
+	n += (size_t)snprintf(b + n, cap - n,
+		"Received: by mail.example.org (Postfix, from userid 1000)\r\n"
+		"\tid 5F3A2B1C0D; Fri, 01 Jan 2027 00:00:00 +0000\r\n"
+		"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org;\r\n"
+		"\ts=mail; t=1798761600; bh=Qm9keWhhc2hmb3J0aGViZW5jaG1hcmtpbmd2YWx1ZT0=;\r\n"
+		"\th=From:To:Subject:Date:Message-ID;\r\n"
+		"\tb=dGhpcyBpcyBub3QgYSByZWFsIHNpZ25hdHVyZSBidXQgaXQgaGFzIHRoZSByaWdodCBsZW5ndGgg"
+		"Zm9yIGEgMjA0OCBiaXQga2V5IHNpZ25hdHVyZSB2YWx1ZSBpbiBiYXNlNjQgZW5jb2Rpbmc\r\n"
+		"\t dGhpcyBpcyBub3QgYSByZWFsIHNpZ25hdHVyZSBidXQgaXQgaGFzIHRoZSByaWdodCBsZW5ndGgg"
+		"Zm9yIGEgMjA0OCBiaXQga2V5IHNpZ25hdHVyZSB2YWx1ZSBpbiBiYXNlNjQgZW5jb2Rpbmc=\r\n"
+		"From: Anna Schmidt <anna.schmidt@example.org>\r\n"
+		"To: <ben.mueller@gmail.com>,\r\n\t<carla.weber@gmx.de>\r\n"
+		"Subject: Re: meeting on 01 Jan 2027\r\n"
+		"Date: Fri, 01 Jan 2027 00:00:00 +0000\r\n"
+		"Message-ID: <5f3a2b1c0d9e8f7a.12345@example.org>\r\n"
+		"MIME-Version: 1.0\r\n"
+		"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 "
+		"Thunderbird/128.5.0\r\n"
+		"Content-Type: multipart/alternative;\r\n\tboundary=\"%s\"\r\n\r\n"
+		"This is a multi-part message in MIME format.\r\n\r\n"
+		"--%s\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+		"Content-Transfer-Encoding: 8bit\r\n\r\n", boundary, boundary);
+	for (p = 0; p < 2; p++) {
+		for (i = 0; i < 60; i++)
+			n += (size_t)snprintf(b + n, cap - n, "%s%s", words[rng_next(&seed) % 22],
+					      i % 10 == 9 ? "\r\n" : " ");
+		n += (size_t)snprintf(b + n, cap - n, "end.\r\n\r\n");
+	}
+	n += (size_t)snprintf(b + n, cap - n, "--%s\r\nContent-Type: text/html; charset=UTF-8\r\n"
+			      "Content-Transfer-Encoding: quoted-printable\r\n\r\n<html><body>\r\n",
+			      boundary);
+	for (p = 0; p < 2; p++) {
+		n += (size_t)snprintf(b + n, cap - n, "<p style=3D\"font-family:Arial,sans-serif;"
+				      "font-size:14px;color:#333333\">");
+		for (i = 0; i < 60; i++)
+			n += (size_t)snprintf(b + n, cap - n, "%s%s", words[rng_next(&seed) % 22],
+					      i % 10 == 9 ? "=\r\n" : " ");
+		n += (size_t)snprintf(b + n, cap - n, "end. <a href=3D\"https://www.example.com/"
+				      "track?id=3D%zu\">read more</a></p>\r\n", p);
+	}
+	n += (size_t)snprintf(b + n, cap - n, "</body></html>\r\n--%s--\r\n", boundary);
+	assert_true(n < cap - 1);
+	*len = n;
+	return b;
+}
+
+/* 100,000 concurrent sessions must fit: a parser in the middle of a
+ * typical message holds at most 4 KiB, every allocation counted. */
+static void test_memory_per_parser(void **state)
+{
+	enum { N = 10000 };
+	struct message_config c = cfg_default();
+	struct message **v = calloc(N, sizeof(*v));
+	size_t len, half, before, after, i, k, per;
+	char *msg = typical_message(&len);
+
+	(void)state;
+	assert_non_null(v);
+	half = len / 2;
+	before = heap_in_use();
+	for (i = 0; i < N; i++) {
+		v[i] = message_new(&c);
+		assert_non_null(v[i]);
+		for (k = 0; k < half; k += 1460)
+			message_feed(v[i], (const uint8_t *)msg + k, half - k < 1460 ? half - k : 1460);
+	}
+	after = heap_in_use();
+	per = (after - before) / N;
+	printf("message: %zu bytes per parser half-way through a %zu-byte multipart message "
+	       "(message_memory %zu)\n", per, len, message_memory(v[0]));
+	assert_true(per <= 4096);
+	assert_true(message_memory(v[0]) <= 4096);
+	for (i = 0; i < N; i++) {
+		const struct message_facts *f = message_finish(v[i]);
+
+		if (i == 0)
+			assert_int_equal(f->parts, 1);    /* only the first half */
+		message_free(v[i]);
+	}
+	/* the whole message, for the record */
+	v[0] = feed(&c, msg, 1460);
+	{
+		const struct message_facts *f = message_finish(v[0]);
+
+		assert_int_equal(f->parts, 2);
+		assert_true(f->html.present);
+		assert_int_equal(f->links.count, 2);
+		assert_int_equal(f->links.distinct_hosts, 1);
+		assert_string_equal(f->from_addr, "anna.schmidt@example.org");
+		assert_string_equal(f->dkim_domain, "example.org");
+	}
+	message_free(v[0]);
+	free(msg);
+	free(v);
+}
+
+/* Buffers allocated on demand grow to their caps and give the same facts
+ * however the input is split. */
+static void test_lazy_buffers(void **state)
+{
+	struct message_config c = cfg_default();
+	size_t cap = 65536, n = 0, i, step;
+	char *msg = malloc(cap), *url = malloc(4000);
+	struct message *whole, *m;
+	const struct message_facts *fw;
+
+	(void)state;
+	assert_non_null(msg);
+	assert_non_null(url);
+	/* a 3000-byte href (value cut at HTML_VALUE_MAX), a long meta refresh,
+	 * a 2500-byte text token with a link, and 200 distinct hosts in text
+	 * (the set saturates at LINKS_SET_MAX), each host twice */
+	memset(url, 'u', 3000);
+	url[3000] = '\0';
+	n += (size_t)snprintf(msg + n, cap - n, "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+			      "--b\r\nContent-Type: text/html\r\n\r\n<a href=\"http://long.example/%s\">x</a>"
+			      "<meta http-equiv=refresh content='1; url=http://meta.example/%.900s'>\r\n"
+			      "--b\r\nContent-Type: text/plain\r\n\r\nword http://token.example/%.2500s\r\n",
+			      url, url, url);
+	for (i = 0; i < 400; i++)
+		n += (size_t)snprintf(msg + n, cap - n, "see http://h%zu.example/ now\r\n", i % 200);
+	n += (size_t)snprintf(msg + n, cap - n, "--b--\r\n");
+	assert_true(n < cap - 1);
+	whole = feed(&c, msg, 0);
+	fw = message_finish(whole);
+	assert_int_equal(fw->links.count, 403);
+	assert_int_equal(fw->links.distinct_hosts, LINKS_SET_MAX);
+	assert_true(fw->html.meta_refresh);
+	assert_true(message_memory(whole) < 16 * 1024);
+	for (step = 1; step < 3000; step = step * 3 + 1) {
+		m = feed(&c, msg, step);
+		assert_true(facts_equal(fw, message_finish(m)));
+		message_free(m);
+	}
+	message_free(whole);
+
+	/* fewer hosts than the first set holds, then more: exact counts */
+	for (n = 0, i = 0; i < 40; i++)
+		n += (size_t)snprintf(msg + n, cap - n, "%shttp://g%zu.example/ ", i ? "" : "\r\n",
+				      i % 37);
+	m = feed(&c, msg, 0);
+	assert_int_equal(message_finish(m)->links.distinct_hosts, 37);
+	message_free(m);
+	free(url);
+	free(msg);
+}
+
 static void test_edge_cases(void **state)
 {
 	struct message_config c = cfg_default();
@@ -682,6 +878,8 @@ int main(void)
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_split_invariance),
 		cmocka_unit_test(test_edge_cases),
+		cmocka_unit_test(test_memory_per_parser),
+		cmocka_unit_test(test_lazy_buffers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
