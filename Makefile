@@ -118,7 +118,8 @@ demo: deps
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/policies $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/tapwarden-agent $(DESTDIR)$(SBINDIR)/tapwarden-agent
-	install -m 0644 policies/shorteners.txt $(DESTDIR)$(DATADIR)/policies/shorteners.txt
+	install -m 0644 policies/shorteners.txt policies/replies.yaml policies/default.yaml \
+		policies/README.md $(DESTDIR)$(DATADIR)/policies/
 	install -m 0644 doc/tapwarden-agent.8 $(DESTDIR)$(MANDIR)/man8/tapwarden-agent.8
 
 clean:

@@ -127,8 +127,9 @@ static bool parse_ports(const char *s, struct session_config *cfg)
 	return true;
 }
 
-/* Default policy data file: installed data dir, else ../policies next to the
- * binary (an uninstalled build in the source tree). */
+/* Default policy data file: the data dir compiled in, else found relative
+ * to the binary: ../share/tapwarden/policies (installed under a DESTDIR or
+ * another prefix) or ../policies (an uninstalled build in the source tree). */
 static const char *default_data_file(const char *file, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s/policies/%s", TW_DATADIR, file);
@@ -141,6 +142,9 @@ static const char *default_data_file(const char *file, char *buf, size_t cap)
 		char *slash = strrchr(exe, '/');
 		if (slash) {
 			*slash = '\0';
+			snprintf(buf, cap, "%s/../share/tapwarden/policies/%s", exe, file);
+			if (access(buf, R_OK) == 0)
+				return buf;
 			snprintf(buf, cap, "%s/../policies/%s", exe, file);
 			if (access(buf, R_OK) == 0)
 				return buf;
