@@ -46,6 +46,9 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
+# the capture filter is embedded with .incbin: rebuild when it changes
+$(B)/agent/bpffilter.o: bpf/capture.filter
+
 $(B)/libtwcore.a: $(CORE_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
