@@ -121,20 +121,25 @@ static inline uint64_t fp_load64(const uint8_t *p)
 
 /* The word hash of fingerprint.h over p[0..n), 1 <= n <= FP_MAX_WORD.
  * Reads the whole 8-byte chunks that cover n (the bytes past n must be
- * readable; they are masked off). */
+ * readable; they are masked off).  One multiply for a short word: the
+ * shingle hash avalanches, the digest only needs distinct values (each
+ * step is a bijection of the chunk). */
 static inline uint64_t fp_word_hash(const uint8_t *p, size_t n)
 {
 	uint64_t v;
 	size_t i;
 
-	if (n <= 8)
-		return fp_fmix64((FP_P5 + n) ^ (fp_load64(p) & (~0ULL >> (64 - 8 * n))));
+	if (n <= 8) {
+		v = ((FP_P5 + n) ^ (fp_load64(p) & (~0ULL >> (64 - 8 * n)))) * FP_P2;
+		return v ^ (v >> 32);
+	}
 	v = (FP_P5 + n) ^ fp_load64(p);
 	for (i = 8; i + 8 <= n; i += 8)
 		v = fp_rotl(v * FP_P1, 31) ^ fp_load64(p + i);
 	if (i < n)
 		v = fp_rotl(v * FP_P1, 31) ^ (fp_load64(p + i) & (~0ULL >> (64 - 8 * (n - i))));
-	return fp_fmix64(v);
+	v *= FP_P2;
+	return v ^ (v >> 32);
 }
 
 static void fp_reset(struct fp_state *st)

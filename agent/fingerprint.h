@@ -22,7 +22,7 @@
  * - Word hash.  A normalised word b[0..n) (1 <= n <= FP_MAX_WORD) is read
  *   as k = ceil(n / 8) 8-byte little-endian chunks c0 .. c(k-1) (zero
  *   bytes past n);  v = (P5 + n) ^ c0;  then v = rotl(v * P1, 31) ^ cj for
- *   j = 1 .. k-1;  word hash w = fmix64(v).
+ *   j = 1 .. k-1;  x = v * P2;  word hash w = x ^ (x >> 32).
  * - Shingle hash of three consecutive words with hashes a, b, c (in text
  *   order):  s = fmix64(rotl(a, 42) ^ rotl(b, 21) ^ c).
  * - Min-hash: minhash[i] = min over all shingles of

@@ -147,14 +147,24 @@ static bool links_is_ipv4(const char *h, size_t n)
 	return parts == 4 || v[parts - 1] < (1ULL << (8 * (5 - parts)));
 }
 
+/* Is host h[0..n) a listed shortener or a subdomain of one?  A match
+ * starts at a label, so a shortener whose first byte starts no label of
+ * h is skipped without measuring it (the list is long, hosts are short). */
 static bool links_is_shortener(const struct links *l, const char *h, size_t n)
 {
+	uint64_t first[4] = { 0, 0, 0, 0 };   /* bytes that start a label of h */
 	size_t i;
 
+	for (i = 0; i < n; i++)
+		if (i == 0 || h[i - 1] == '.')
+			first[(uint8_t)h[i] >> 6] |= 1ULL << ((uint8_t)h[i] & 63);
 	for (i = 0; i < l->n_shorteners; i++) {
 		const char *s = l->shorteners[i];
-		size_t sl = s ? strlen(s) : 0;
+		size_t sl;
 
+		if (!s || !(first[(uint8_t)s[0] >> 6] & (1ULL << ((uint8_t)s[0] & 63))))
+			continue;
+		sl = strlen(s);
 		if (sl == 0 || sl > n || memcmp(h + n - sl, s, sl) != 0)
 			continue;
 		if (sl == n || h[n - sl - 1] == '.')

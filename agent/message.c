@@ -377,12 +377,19 @@ static void msg_field(struct message *m, bool top, char *b, size_t n)
 		name_len--;
 	if (name_len == 0)
 		return;
-	/* unfold: drop the line breaks, keep the white space after them */
+	/* unfold: drop the line breaks (LF, and a CR right before it), keep
+	 * the white space after them; a line at a time */
 	vs = (size_t)(colon - b) + 1;
-	for (r = w = vs; r < n; r++) {
-		if (b[r] == '\n' || (b[r] == '\r' && r + 1 < n && b[r + 1] == '\n'))
-			continue;
-		b[w++] = b[r];
+	for (r = w = vs; r < n;) {
+		const char *lf = memchr(b + r, '\n', n - r);
+		size_t e = lf ? (size_t)(lf - b) : n, k = e;
+
+		if (lf && k > r && b[k - 1] == '\r')
+			k--;
+		if (w != r)
+			memmove(b + w, b + r, k - r);
+		w += k - r;
+		r = lf ? e + 1 : n;
 	}
 	while (vs < w && msg_wsp(b[vs]))
 		vs++;
