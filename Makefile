@@ -16,7 +16,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
-PKGS    := libpcap jansson libxxhash nettle yaml-0.1 libxml-2.0 libvirt
+PKGS    := libpcap jansson libxxhash nettle yaml-0.1 libxml-2.0 libvirt libevent
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)

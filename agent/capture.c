@@ -3,11 +3,14 @@
  * capture: libpcap I/O for the agent (agent process).  Offline reading of
  * pcap/pcapng files at microsecond precision; frames are decoded and fed to
  * the session tracker; idle sessions are expired on the capture clock.
+ * Live reading of one tap per handle for the daemon (non-blocking,
+ * pcap_dispatch with a budget; the daemon's loop owns the descriptor).
  */
 #include "capture.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <pcap/pcap.h>
@@ -76,4 +79,148 @@ int capture_read_file(const char *path, struct session_tracker *t,
 	session_tracker_flush(t, c->last_ts_us);
 	pcap_close(p);
 	return rc;
+}
+
+/* ---- live capture -------------------------------------------------------- */
+
+struct capture_live {
+	pcap_t *p;
+	int dlt;
+	int fd;
+	struct session_tracker *t;      /* during a dispatch call */
+	struct capture_counters *c;
+};
+
+static int live_fail(pcap_t *p, int rc, char *err, size_t cap, const char *ifname,
+		     const char *what, const char *detail)
+{
+	snprintf(err, cap, "%s: %s: %s", ifname, what, detail);
+	if (p)
+		pcap_close(p);
+	return rc;
+}
+
+int capture_live_open(const char *ifname, const struct capture_live_config *cfg,
+		      struct capture_live **out, char *err, size_t cap)
+{
+	char ebuf[PCAP_ERRBUF_SIZE];
+	struct bpf_program prog;
+	struct capture_live *l;
+	pcap_t *p;
+	int r;
+
+	*out = NULL;
+	err[0] = '\0';
+	ebuf[0] = '\0';
+	p = pcap_create(ifname, ebuf);
+	if (!p)
+		return live_fail(NULL, -EIO, err, cap, ifname, "pcap_create", ebuf);
+	if (pcap_set_snaplen(p, 262144) != 0 || pcap_set_promisc(p, 0) != 0 ||
+	    pcap_set_timeout(p, cfg->timeout_ms) != 0 ||
+	    pcap_set_buffer_size(p, (int)cfg->buffer_bytes) != 0 ||
+	    pcap_set_immediate_mode(p, 0) != 0 ||
+	    pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_MICRO) != 0)
+		return live_fail(p, -EIO, err, cap, ifname, "setting options", pcap_geterr(p));
+	r = pcap_activate(p);
+	if (r < 0) {
+		int rc = r == PCAP_ERROR_NO_SUCH_DEVICE ? -ENODEV :
+			 r == PCAP_ERROR_IFACE_NOT_UP ? -ENETDOWN :
+			 r == PCAP_ERROR_PERM_DENIED ? -EPERM : -EIO;
+		const char *msg = r == PCAP_ERROR_IFACE_NOT_UP ? "interface is not up" : pcap_geterr(p);
+		if (!msg || !*msg)
+			msg = pcap_statustostr(r);
+		return live_fail(p, rc, err, cap, ifname, "activate", msg);
+	}
+	if (pcap_setnonblock(p, 1, ebuf) != 0)
+		return live_fail(p, -EIO, err, cap, ifname, "non-blocking", ebuf);
+	int dlt = pcap_datalink(p);
+	if (!decode_dlt_supported(dlt))
+		return live_fail(p, -ENOTSUP, err, cap, ifname, "link type",
+				 pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?");
+	/* compiled on the live handle: it knows about VLAN offload */
+	if (pcap_compile(p, &prog, cfg->filter, 1, PCAP_NETMASK_UNKNOWN) != 0)
+		return live_fail(p, -EINVAL, err, cap, ifname, "filter", pcap_geterr(p));
+	r = pcap_setfilter(p, &prog);
+	pcap_freecode(&prog);
+	if (r != 0)
+		return live_fail(p, -EINVAL, err, cap, ifname, "setfilter", pcap_geterr(p));
+	int fd = pcap_get_selectable_fd(p);
+	if (fd < 0)
+		return live_fail(p, -EIO, err, cap, ifname, "descriptor", "none");
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return live_fail(p, -ENOMEM, err, cap, ifname, "memory", "out of memory");
+	l->p = p;
+	l->dlt = dlt;
+	l->fd = fd;
+	*out = l;
+	return 0;
+}
+
+int capture_live_fd(const struct capture_live *l)
+{
+	return l->fd;
+}
+
+static void live_frame(u_char *arg, const struct pcap_pkthdr *h, const u_char *data)
+{
+	struct capture_live *l = (struct capture_live *)arg;
+	struct capture_counters *c = l->c;
+	uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000ULL + (uint64_t)h->ts.tv_usec;
+	struct decoded_pkt pkt;
+	enum decode_result dr;
+
+	c->frames++;
+	c->bytes += h->caplen;
+	if (c->frames == 1)
+		c->first_ts_us = ts;
+	if (ts < c->last_ts_us)
+		c->ts_backwards++;
+	else
+		c->last_ts_us = ts;
+	dr = decode_packet(l->dlt, data, h->caplen, h->len, &pkt);
+	c->decode[dr]++;
+	if (dr == DECODE_OK)
+		session_tracker_packet(l->t, &pkt, ts);
+}
+
+int capture_live_dispatch(struct capture_live *l, int budget, struct session_tracker *t,
+			  struct capture_counters *c, char *err, size_t cap)
+{
+	int n;
+
+	err[0] = '\0';
+	l->t = t;
+	l->c = c;
+	n = pcap_dispatch(l->p, budget, live_frame, (u_char *)l);
+	l->t = NULL;
+	l->c = NULL;
+	if (n == PCAP_ERROR) {
+		snprintf(err, cap, "%s", pcap_geterr(l->p));
+		return -ENETDOWN;
+	}
+	if (n < 0)      /* PCAP_ERROR_BREAK: nothing read */
+		return 0;
+	return n;
+}
+
+int capture_live_get_stats(struct capture_live *l, struct capture_live_stats *out)
+{
+	struct pcap_stat ps;
+
+	memset(out, 0, sizeof(*out));
+	if (pcap_stats(l->p, &ps) != 0)
+		return -EIO;
+	out->received = ps.ps_recv;
+	out->dropped = ps.ps_drop;
+	out->ifdropped = ps.ps_ifdrop;
+	return 0;
+}
+
+void capture_live_close(struct capture_live *l)
+{
+	if (!l)
+		return;
+	pcap_close(l->p);
+	free(l);
 }

@@ -2,7 +2,9 @@
 /*
  * capture: the libpcap edge of the agent (agent process).  Offline mode
  * reads a pcap or pcapng file and feeds every frame through decode into the
- * session tracker; live capture on taps comes with the daemon.
+ * session tracker.  Live mode opens one handle per guest tap (non-blocking,
+ * kernel buffer and filter from the daemon) and reads it with
+ * pcap_dispatch() and a per-call budget from the daemon's event loop.
  */
 #ifndef TAPWARDEN_CAPTURE_H
 #define TAPWARDEN_CAPTURE_H
@@ -28,5 +30,49 @@ struct capture_counters {
  */
 int capture_read_file(const char *path, struct session_tracker *t,
 		      struct capture_counters *c, char *err, size_t cap);
+
+
+/* ---- live capture on one interface ---------------------------------- */
+
+struct capture_live;
+
+struct capture_live_config {
+	uint32_t buffer_bytes;   /* kernel ring (pcap_set_buffer_size) */
+	int timeout_ms;          /* block retire timeout (non-immediate mode) */
+	const char *filter;      /* pcap-filter text (bpffilter_text), borrowed */
+};
+
+struct capture_live_stats {
+	uint64_t received;       /* pcap_stats ps_recv: frames that passed the filter */
+	uint64_t dropped;        /* ps_drop: no room in the kernel buffer */
+	uint64_t ifdropped;      /* ps_ifdrop */
+};
+
+/*
+ * Open ifname for live capture: pcap_create, the buffer size of cfg,
+ * immediate mode off, snaplen 262144, then activate (the interface must
+ * exist and be up), non-blocking, cfg->filter compiled on the live handle
+ * and installed, link type checked.  Returns 0 and *out (owned,
+ * capture_live_close), or a negative errno with a message in err:
+ * -ENODEV (no such interface), -ENETDOWN (not up), -EPERM, -EINVAL (filter),
+ * -ENOTSUP (link type), -EIO (anything else).
+ */
+int capture_live_open(const char *ifname, const struct capture_live_config *cfg,
+		      struct capture_live **out, char *err, size_t cap);
+/* The selectable descriptor of l (readable when frames are waiting). */
+int capture_live_fd(const struct capture_live *l);
+/*
+ * Read at most budget frames that are waiting (never blocks), decode each
+ * into t and count it in c (frames, bytes, decode results; timestamps are
+ * the kernel's, wall clock).  Returns the number of frames read (< budget:
+ * the buffer is drained for now), or a negative errno (message in err) when
+ * the handle failed, e.g. the interface went away (-ENETDOWN).
+ */
+int capture_live_dispatch(struct capture_live *l, int budget, struct session_tracker *t,
+			  struct capture_counters *c, char *err, size_t cap);
+/* Kernel counters of the handle since it was opened; 0 or -EIO. */
+int capture_live_get_stats(struct capture_live *l, struct capture_live_stats *out);
+/* NULL is fine. */
+void capture_live_close(struct capture_live *l);
 
 #endif

@@ -2,8 +2,9 @@
 /*
  * main: command line of tapwarden-agent (agent process).  Offline mode:
  * --read a capture, write one JSON line per SMTP session (--sessions), and
- * print the packet path's counters.  Live capture on the hypervisor's taps
- * is the daemon mode (see the README for what is built).
+ * print the packet path's counters; with --vm-map and --verdicts, replay
+ * detection.  Without --read: the live daemon (daemon.c) on the taps of the
+ * running libvirt domains.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,9 +15,11 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "daemon.h"
 #include "detect.h"
 #include "jsonw.h"
 #include "log.h"
+#include "metrics.h"
 #include "observe.h"
 #include "output.h"
 #include "policy.h"
@@ -43,6 +46,10 @@ struct opts {
 	const char *vm_map;
 	const char *verdicts;
 	uint32_t max_vms;
+	const char *libvirt;
+	const char *metrics;
+	uint32_t capture_buffer;
+	bool set_max_flows, set_total_buffer, set_max_parsers;
 	bool check_only;
 	struct session_config cfg;
 	uint32_t max_waiting;
@@ -51,7 +58,9 @@ struct opts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: tapwarden-agent --read FILE --sessions OUT [options]\n"
+"usage: tapwarden-agent --read FILE --sessions OUT [options]   (offline)\n"
+"       tapwarden-agent [--libvirt URI] [--verdicts OUT] [--metrics ADDR:PORT] [options]\n"
+"                                                              (live daemon)\n"
 "\n"
 "Reconstructs every SMTP session of a capture (pcap or pcapng; Ethernet with\n"
 "802.1Q/QinQ tags, Linux cooked SLL/SLL2, raw IP; IPv4 and IPv6) and writes\n"
@@ -85,6 +94,15 @@ static void usage(FILE *f)
 "      --replies FILE       reply classification patterns (default: the\n"
 "                           installed policies/replies.yaml)\n"
 "      --max-vms N          VMs tracked at once (default 4096)\n"
+"\n"
+"Live daemon (no --read): one capture per tap of each running libvirt\n"
+"domain, detection per VM, observe only (blocks are logged as \"would block\").\n"
+"--max-flows, --total-buffer and --max-parsers apply per tap (defaults 16384,\n"
+"16 MiB, 256); --verdicts needs no --vm-map.\n"
+"      --libvirt URI        libvirt connection, read-only (default qemu:///system)\n"
+"      --metrics ADDR:PORT  Prometheus text endpoint at /metrics (default off);\n"
+"                           \":PORT\" listens on every address\n"
+"      --capture-buffer BYTES  kernel capture buffer per tap (default 4194304)\n"
 "  -n, --check              validate options and files, print \"configuration OK\"\n"
 "  -v, --verbose            debug logging\n"
 "  -h, --help               this text\n"
@@ -223,7 +241,7 @@ static int load_shorteners(const char *path, char ***out, size_t *n_out)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_SAMPLE = 256, O_MAXPARSERS, O_MAXFLOWS, O_FLOWBUF, O_TOTALBUF, O_IDLE, O_SHORT, O_STATS,
-	       O_POLICY, O_REPLIES, O_VMMAP, O_VERDICTS, O_MAXVMS };
+	       O_POLICY, O_REPLIES, O_VMMAP, O_VERDICTS, O_MAXVMS, O_LIBVIRT, O_METRICS, O_CAPBUF };
 	static const struct option lopts[] = {
 		{ "read", required_argument, NULL, 'r' },
 		{ "sessions", required_argument, NULL, 'w' },
@@ -241,6 +259,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "vm-map", required_argument, NULL, O_VMMAP },
 		{ "verdicts", required_argument, NULL, O_VERDICTS },
 		{ "max-vms", required_argument, NULL, O_MAXVMS },
+		{ "libvirt", required_argument, NULL, O_LIBVIRT },
+		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "capture-buffer", required_argument, NULL, O_CAPBUF },
 		{ "check", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -277,6 +298,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				errors++;
 			} else {
 				o->cfg.max_parsers = (uint32_t)v;
+				o->set_max_parsers = true;
 			}
 			break;
 		case O_MAXFLOWS:
@@ -285,6 +307,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				errors++;
 			} else {
 				o->cfg.flow.max_flows = (uint32_t)v;
+				o->set_max_flows = true;
 			}
 			break;
 		case O_FLOWBUF:
@@ -301,6 +324,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				errors++;
 			} else {
 				o->cfg.flow.max_total_buffer = v;
+				o->set_total_buffer = true;
 			}
 			break;
 		case O_IDLE:
@@ -325,6 +349,26 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				o->max_vms = (uint32_t)v;
 			}
 			break;
+		case O_LIBVIRT: o->libvirt = optarg; break;
+		case O_METRICS: {
+			char host[256];
+			uint16_t port;
+			if (metrics_parse_addr(optarg, host, sizeof(host), &port) < 0) {
+				log_err("config: --metrics: expected HOST:PORT, [V6]:PORT or :PORT, got \"%s\"", optarg);
+				errors++;
+			} else {
+				o->metrics = optarg;
+			}
+			break;
+		}
+		case O_CAPBUF:
+			if (!parse_u64(optarg, 65536, 1u << 30, &v)) {
+				log_err("config: --capture-buffer: expected 65536..1073741824 bytes, got \"%s\"", optarg);
+				errors++;
+			} else {
+				o->capture_buffer = (uint32_t)v;
+			}
+			break;
 		case 'n': o->check_only = true; break;
 		case 'v': log_set_level(LOG_LVL_DEBUG); break;
 		case 'h': usage(stdout); exit(0);
@@ -336,11 +380,18 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		log_err("config: unexpected argument \"%s\"", argv[optind]);
 		errors++;
 	}
-	if (!o->check_only && !o->read) {
-		log_err("config: live capture is not available in this build yet; use --read FILE");
+	if (!o->read && !o->check_only) {
+		/* live daemon */
+		if (o->sessions || o->stats || o->vm_map) {
+			log_err("config: --sessions, --stats and --vm-map are for --read (offline) only; "
+				"the live daemon maps taps with libvirt and exports /metrics");
+			errors++;
+		}
+	} else if (o->libvirt || o->metrics || o->capture_buffer) {
+		log_err("config: --libvirt, --metrics and --capture-buffer are for the live daemon (no --read)");
 		errors++;
 	}
-	if (o->verdicts && !o->vm_map) {
+	if (o->read && o->verdicts && !o->vm_map) {
 		log_err("config: --verdicts needs --vm-map (which guest is which VM)");
 		errors++;
 	}
@@ -585,6 +636,43 @@ int main(int argc, char **argv)
 	if (o.check_only) {
 		printf("configuration OK\n");
 		rc = 0;
+		goto done;
+	}
+	if (!o.read) {
+		struct daemon_config dc;
+		FILE *vout = NULL;
+
+		if (!det.policy && load_policies(&o, &det, true) < 0)
+			goto done;
+		if (o.verdicts) {
+			vout = strcmp(o.verdicts, "-") == 0 ? stdout : fopen(o.verdicts, "a");
+			if (!vout) {
+				log_err("agent: cannot write verdicts file=%s error=\"%s\"", o.verdicts, strerror(errno));
+				goto done;
+			}
+		}
+		memset(&dc, 0, sizeof(dc));
+		dc.libvirt_uri = o.libvirt;
+		dc.metrics_addr = o.metrics;
+		dc.session = o.cfg;
+		/* per tap: the defaults of the offline mode are for one big capture */
+		if (!o.set_max_flows)
+			dc.session.flow.max_flows = 16384;
+		if (!o.set_total_buffer)
+			dc.session.flow.max_total_buffer = 16u << 20;
+		if (!o.set_max_parsers)
+			dc.session.max_parsers = 256;
+		dc.capture_buffer = o.capture_buffer ? o.capture_buffer : 4u << 20;
+		dc.max_vms = o.max_vms ? o.max_vms : 4096;
+		dc.policy = det.policy;
+		dc.replies = det.replies;
+		dc.verdicts = vout;
+		dc.verdicts_path = o.verdicts;
+		rc = daemon_run(&dc);
+		if (vout && vout != stdout && fclose(vout) != 0 && rc == 0) {
+			log_err("agent: closing verdicts file failed file=%s error=\"%s\"", o.verdicts, strerror(errno));
+			rc = 2;
+		}
 		goto done;
 	}
 

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon: the live mode of tapwarden-agent (agent process).  One libevent
+ * loop owns the libvirt tap map (vmmap), one pcap handle and one session
+ * tracker per tap of a running domain, the per-VM detection, a 1 s timer
+ * (flow expiry, detection ticks, capture counters, reopen of taps that were
+ * not up yet), the optional Prometheus endpoint, and SIGINT/SIGTERM.
+ * Observe-only: verdicts are logged and written, nothing is enforced.
+ */
+#ifndef TAPWARDEN_DAEMON_H
+#define TAPWARDEN_DAEMON_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "policy.h"
+#include "session.h"
+
+struct daemon_config {
+	const char *libvirt_uri;         /* NULL: qemu:///system */
+	const char *metrics_addr;        /* NULL: no endpoint */
+	struct session_config session;   /* per tap: each tap has its own tracker */
+	uint32_t capture_buffer;         /* kernel buffer per tap, bytes */
+	uint32_t max_vms;
+	struct policy *policy;           /* borrowed; the daemon sets observe_only */
+	const struct reply_patterns *replies;   /* borrowed */
+	FILE *verdicts;                  /* borrowed, may be NULL: JSON lines */
+	const char *verdicts_path;       /* for messages */
+};
+
+/*
+ * Run until SIGINT or SIGTERM.  Startup failures (libvirt unreachable,
+ * metrics address in use, out of memory) are logged and return 1 before
+ * the loop runs; after a clean stop (every open session flushed into
+ * detection, verdicts flushed) returns 0, or 2 when writing verdicts
+ * failed.
+ */
+int daemon_run(const struct daemon_config *cfg);
+
+#endif
