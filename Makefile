@@ -39,7 +39,7 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 
-.PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration bench demo deps
+.PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration live bench demo deps
 all: $(B)/tapwarden-agent
 
 $(B)/%.o: %.c
@@ -68,7 +68,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libtwcore.a tests/unit/testutil.h
 check: deps
 	$(MAKE) --no-print-directory check-run
 
-check-run: unit unit-asan golden detect fuzz-smoke integration
+check-run: unit unit-asan golden detect fuzz-smoke integration live
 	@echo "make check: all tests passed"
 
 unit: $(UNIT_BINS)
@@ -88,6 +88,11 @@ detect: $(B)/tapwarden-agent
 
 integration: $(B)/tapwarden-agent
 	TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/integration/run.sh
+
+# The live daemon in namespaces: veth taps, libvirt's test driver, smtp-sink,
+# real clients; verdicts and /metrics asserted (root).
+live: $(B)/tapwarden-agent
+	TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/live/run.sh
 
 # libFuzzer targets: the core is rebuilt with coverage instrumentation.
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Send N messages with Python smtplib to SERVER:25, PER_SESSION per
+connection (tests/live/run.sh runs it inside a guest namespace).
+
+    send.py SERVER N PER_SESSION FROM [--same]
+
+--same: every message has the same subject and body (a campaign); otherwise
+each is a distinct transactional mail.  Prints the number of messages the
+server accepted (250 after DATA) and exits 1 if any was refused."""
+import smtplib
+import sys
+from email.message import EmailMessage
+
+server, n, per, sender = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+same = "--same" in sys.argv[5:]
+sent = 0
+i = 0
+while i < n:
+    with smtplib.SMTP(server, 25, local_hostname="guest.tw.test", timeout=20) as s:
+        for _ in range(min(per, n - i)):
+            m = EmailMessage()
+            m["From"] = sender
+            m["To"] = "rcpt%d@ext.test" % i
+            if same:
+                m["Subject"] = "Cheap watches, best prices"
+                m.set_content("Buy now at http://198.18.9.9/w\n")
+            else:
+                m["Subject"] = "Your order %d has shipped" % (1000 + i * 7)
+                m.set_content("Hello,\n\norder %d is on its way (%s).\n" % (1000 + i * 7, "x" * (i % 13)))
+            m["Message-ID"] = "<live-%d-%d@guest.tw.test>" % (i, len(sender))
+            s.send_message(m)
+            sent += 1
+            i += 1
+print(sent)
+sys.exit(0 if sent == n else 1)
