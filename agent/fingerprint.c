@@ -5,7 +5,9 @@
  * fingerprint.h.  Text is normalised 64 bytes at a time (SSE2 on x86-64,
  * a table elsewhere) into a block and a bit mask of its word bytes; words
  * are found in the mask, and each is hashed once, straight from the block
- * (only a word that runs past a block is copied, into st->word).  Shingle
+ * (the next block starts at a word cut by the block's end; only a word
+ * that runs past the end of a call, or past 64 bytes, is copied into
+ * st->word).  Shingle
  * hashes mix the last three word hashes and are folded into the
  * FP_MINHASH_K minima FP_SH_BATCH at a time (AVX-512 or AVX2 when the
  * CPU has it);
@@ -381,12 +383,15 @@ static inline uint64_t fp_norm_block(const uint8_t *in, uint8_t *out)
 }
 
 /* The words of one normalised block nb[0..vl) with word-byte mask m (no
- * bits at or past vl).  A word touching vl stays open for the next block.
- * nb must be readable 8 bytes past FP_BLOCK (word hash reads). */
-static void fp_block(struct fp_state *st, const uint8_t *nb, uint64_t m, size_t vl)
+ * bits at or past vl); returns the bytes consumed.  A word that touches vl
+ * is left for the next block when more input follows and it did not start
+ * the block (so it is hashed in place, not copied); otherwise it stays
+ * open in st->word.  nb must be readable 8 bytes past FP_BLOCK (word hash
+ * reads). */
+static size_t fp_block(struct fp_state *st, const uint8_t *nb, uint64_t m, size_t vl, bool more)
 {
 	struct fp_acc a;
-	size_t s, e;
+	size_t s, e, used = vl;
 	uint64_t z;
 
 	if (st->word_len) {
@@ -396,7 +401,7 @@ static void fp_block(struct fp_state *st, const uint8_t *nb, uint64_t m, size_t 
 			e = vl;
 		fp_word_append(st, nb, e);
 		if (e == vl)
-			return;
+			return vl;
 		fp_word_close(st);
 		m &= ~0ULL << e;
 	}
@@ -406,13 +411,17 @@ static void fp_block(struct fp_state *st, const uint8_t *nb, uint64_t m, size_t 
 		z = ~m & (~0ULL << s);
 		e = z ? (size_t)__builtin_ctzll(z) : FP_BLOCK;
 		if (e >= vl) {
-			fp_word_append(st, nb + s, vl - s);
+			if (more && s > 0)
+				used = s;
+			else
+				fp_word_append(st, nb + s, vl - s);
 			break;
 		}
 		fp_word(st, &a, fp_word_hash(nb + s, e - s));
 		m &= ~0ULL << e;
 	}
 	st->acc = a;
+	return used;
 }
 
 void fp_feed(struct fp_state *st, const char *text, size_t len)
@@ -421,19 +430,20 @@ void fp_feed(struct fp_state *st, const char *text, size_t len)
 	uint8_t nb[FP_BLOCK + 8];    /* the 8 bytes past a block: word hash reads */
 	uint8_t tail[FP_BLOCK];
 	uint64_t m;
+	size_t k;
 
 	memset(nb + FP_BLOCK, 0, 8);
 	while (len >= FP_BLOCK) {
 		m = fp_norm_block(s, nb);
-		fp_block(st, nb, m, FP_BLOCK);
-		s += FP_BLOCK;
-		len -= FP_BLOCK;
+		k = fp_block(st, nb, m, FP_BLOCK, len > FP_BLOCK);
+		s += k;
+		len -= k;
 	}
 	if (len) {
 		memset(tail, 0, sizeof(tail));     /* NUL is a separator */
 		memcpy(tail, s, len);
 		m = fp_norm_block(tail, nb);
-		fp_block(st, nb, m, len);
+		fp_block(st, nb, m, len, false);
 	}
 }
 

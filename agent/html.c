@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define HTML_VALUE_MIN 128    /* first value buffer */
 
 enum html_state {
@@ -567,6 +571,27 @@ static size_t html_raw(struct html *h, const char *s, size_t n, size_t i)
 	return i;
 }
 
+/* Index of the first '<' or '&' in s[i..n), or n: text runs are the bulk
+ * of HTML, so they are searched 16 bytes at a time where SSE2 is there. */
+static size_t html_text_end(const char *s, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+	const __m128i lt = _mm_set1_epi8('<'), amp = _mm_set1_epi8('&');
+
+	for (; i + 16 <= n; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(s + i));
+		unsigned k = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, lt),
+								       _mm_cmpeq_epi8(x, amp)));
+
+		if (k)
+			return i + (size_t)__builtin_ctz(k);
+	}
+#endif
+	while (i < n && s[i] != '<' && s[i] != '&')
+		i++;
+	return i;
+}
+
 void html_feed(struct html *h, const char *s, size_t n)
 {
 	size_t i = 0;
@@ -576,10 +601,8 @@ void html_feed(struct html *h, const char *s, size_t n)
 
 		switch (h->state) {
 		case H_DATA: {
-			size_t j = i;
+			size_t j = html_text_end(s, i, n);
 
-			while (j < n && s[j] != '<' && s[j] != '&')
-				j++;
 			if (j > i)
 				html_text(h, s + i, j - i);
 			if (j >= n)
