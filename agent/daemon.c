@@ -347,9 +347,9 @@ static void tap_close(struct daemon *d, struct dtap *tap, const char *why)
 	d->ret.oom += sc->oom;
 	d->ret.sessions += sc->sessions_closed;
 	log_info("capture: tap closed tap=%s vm=%s generation=%" PRIu64 " why=%s frames=%" PRIu64
-		 " sessions=%" PRIu64 " kernel_drops=%" PRIu64,
+		 " sessions=%" PRIu64 " messages=%" PRIu64 " kernel_drops=%" PRIu64,
 		 tap->ifname, tap->id.uuid, tap->generation, why, tap->cc.frames,
-		 sc->sessions_closed, tap->ks.dropped);
+		 sc->sessions_closed, sc->messages, tap->ks.dropped);
 	if (tap->vm && tap->vm->taps)
 		tap->vm->taps--;
 	if (tap->ev)
