@@ -525,8 +525,7 @@ static void render(void *ctx, struct evbuffer *b)
 	for (size_t i = 0; i < d->nvms; i++) {
 		l[0] = (struct metrics_label){ "vm", d->vms[i]->uuid };
 		l[1] = (struct metrics_label){ "name", d->vms[i]->name };
-		l[2] = (struct metrics_label){ "verdict", policy_action_name(d->vms[i]->verdict) };
-		metrics_sample_u64(b, "tapwarden_vm_verdict", l, 3, (uint64_t)d->vms[i]->verdict);
+		metrics_sample_u64(b, "tapwarden_vm_verdict", l, 2, (uint64_t)d->vms[i]->verdict);
 	}
 #undef VM_FAMILY
 
