@@ -17,6 +17,8 @@
 #   - guest C: its tap is down when the agent starts (the agent retries),
 #     then up, 2 messages;
 #   - /metrics: per-VM message counts equal what each guest sent; no drops;
+#   - with the prometheus package's binaries (PATH or TW_PROMETHEUS_DIR):
+#     promtool check metrics, and a real Prometheus scraping /metrics;
 #   - SIGTERM: the agent stops cleanly (exit 0) with the final log line.
 # The test driver keeps its state inside the agent's own libvirt connection,
 # so lifecycle events (a VM stopping, a tap reused by another VM) cannot be
@@ -207,6 +209,37 @@ if metrics | grep -q '^# TYPE tapwarden_vm_messages_total counter' &&
 	pass "metrics: every line is text format 0.0.4"
 else
 	fail "metrics format" "$(metrics | grep -vE '^(# (HELP|TYPE) [a-z_]+ .+|[a-z_]+(\{[^}]*\})? [0-9.e+-]+)$' | head -3)"
+fi
+
+# A real Prometheus parser on the output, and a real Prometheus scraping it,
+# when they are installed (package prometheus; PATH or TW_PROMETHEUS_DIR).
+PROM_DIR=${TW_PROMETHEUS_DIR:-$(dirname "$(command -v promtool 2>/dev/null || echo /nonexistent/x)")}
+prom_in_ns() { ip netns exec "$NS_HV" curl -sf --max-time 2 "http://127.0.0.1:9090/api/v1/query" \
+	--data-urlencode "query=$1" 2>/dev/null | grep -q -- "$2"; }
+if [[ -x "$PROM_DIR/promtool" ]]; then
+	metrics >"$WORK/metrics.txt"
+	if "$PROM_DIR/promtool" check metrics <"$WORK/metrics.txt" >"$WORK/promtool.log" 2>&1; then
+		pass "promtool check metrics: no problems"
+	else
+		fail "promtool check metrics" "$(head -n 5 "$WORK/promtool.log")"
+	fi
+fi
+if [[ -x "$PROM_DIR/prometheus" ]]; then
+	cat >"$WORK/prometheus.yml" <<EOC
+global: { scrape_interval: 1s, evaluation_interval: 1s }
+scrape_configs:
+  - job_name: tapwarden
+    static_configs: [ { targets: ["$METRICS"] } ]
+EOC
+	ip netns exec "$NS_HV" "$PROM_DIR/prometheus" --config.file="$WORK/prometheus.yml" \
+		--storage.tsdb.path="$WORK/prom" --web.listen-address=127.0.0.1:9090 >"$WORK/prometheus.log" 2>&1 &
+	TW_PIDS+=("$!")
+	if wait_until 30 prom_in_ns "tapwarden_vm_messages_total{name=\"live-a\"}" "\"$N_A\"\]" &&
+		prom_in_ns "tapwarden_vm_verdict{name=\"live-a\"}" '"2"\]'; then
+		pass "Prometheus scraped /metrics: live-a messages $N_A, verdict 2"
+	else
+		fail "Prometheus scrape" "$(tail -n 3 "$WORK/prometheus.log")"
+	fi
 fi
 
 # ---- clean stop -------------------------------------------------------------------------------
