@@ -29,7 +29,7 @@ DEPFLAGS      = -MMD -MP
 # that do I/O (listed in AGENT_IO) and main.c.  output.c writes to a FILE
 # it is given and is unit tested, so it lives in the library.  Unit tests and fuzz targets
 # link only the core.
-AGENT_IO    := agent/main.c agent/capture.c
+AGENT_IO    := agent/main.c agent/capture.c agent/daemon.c agent/metrics.c
 CORE_SRCS   := $(filter-out $(AGENT_IO),$(wildcard agent/*.c)) $(wildcard common/*.c)
 CORE_OBJS   := $(CORE_SRCS:%.c=$(B)/%.o)
 AGENT_OBJS  := $(patsubst %.c,$(B)/%.o,$(wildcard $(AGENT_IO)))
