@@ -15,6 +15,8 @@
 
 #include <pcap/pcap.h>
 
+#define CAPTURE_FILE_BUFFER (1u << 20)
+
 /* How often (capture time) idle flows are expired. */
 #define CAPTURE_EXPIRE_EVERY_US 1000000ULL
 
@@ -28,9 +30,23 @@ int capture_read_file(const char *path, struct session_tracker *t,
 
 	memset(c, 0, sizeof(*c));
 	err[0] = '\0';
-	p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+	/* our own FILE with a large buffer: libpcap reads record by record, and
+	 * stdio's default 4 KiB buffer made read(2) a fifth of the run time */
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (!f) {
+		snprintf(err, cap, "cannot read %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	/* glibc ignores the size unless it is given the buffer */
+	char *fbuf = f == stdin ? NULL : malloc(CAPTURE_FILE_BUFFER);
+	if (fbuf)
+		setvbuf(f, fbuf, _IOFBF, CAPTURE_FILE_BUFFER);
+	p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 	if (!p) {
 		snprintf(err, cap, "cannot read %s: %s", path, ebuf);
+		if (f != stdin)
+			fclose(f);
+		free(fbuf);
 		return -EINVAL;
 	}
 	dlt = pcap_datalink(p);
@@ -38,6 +54,7 @@ int capture_read_file(const char *path, struct session_tracker *t,
 		snprintf(err, cap, "%s: unsupported link type %d (%s)", path, dlt,
 			 pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?");
 		pcap_close(p);
+		free(fbuf);
 		return -ENOTSUP;
 	}
 
@@ -77,7 +94,8 @@ int capture_read_file(const char *path, struct session_tracker *t,
 		}
 	}
 	session_tracker_flush(t, c->last_ts_us);
-	pcap_close(p);
+	pcap_close(p);          /* closes f; its buffer is free after that */
+	free(fbuf);
 	return rc;
 }
 

@@ -66,7 +66,7 @@ static void usage(FILE *f)
 "802.1Q/QinQ tags, Linux cooked SLL/SLL2, raw IP; IPv4 and IPv6) and writes\n"
 "one JSON object per session, in order of session start.\n"
 "\n"
-"  -r, --read FILE          capture file to read\n"
+"  -r, --read FILE          capture file to read (\"-\" = standard input)\n"
 "  -w, --sessions OUT       session JSON lines to OUT (\"-\" = stdout)\n"
 "  -p, --ports LIST         server ports to watch, comma-separated (default 25)\n"
 "      --sample FRACTION    fraction of sessions whose message content is\n"
