@@ -44,6 +44,7 @@ struct bf_def {
 struct bf_ctx {
 	const uint16_t *ports;
 	size_t nports;
+	enum bpffilter_dir dir;
 	struct bf_def defs[BPFFILTER_MAX_DEFINES];
 	size_t ndefs;
 	char *buf;
@@ -96,23 +97,79 @@ static void emit_port(struct bf_ctx *c, uint16_t port)
 	emit_s(c, num);
 }
 
-/* @PORTAT(expr)@: source or destination port at ip6 offset expr. */
-static void emit_portat(struct bf_ctx *c, const char *expr, size_t n)
+/* "ip6[(expr) + off:2] = P or ..." for every watched port P. */
+static void emit_port_at(struct bf_ctx *c, const char *expr, size_t n, const char *off)
 {
-	emit(c, '(');
 	for (size_t i = 0; i < c->nports; i++) {
 		if (i > 0)
 			emit_s(c, " or ");
 		emit_s(c, "ip6[");
-		emit_n(c, expr, n);
+		if (off) {
+			emit(c, '(');
+			emit_n(c, expr, n);
+			emit_s(c, ") + ");
+			emit_s(c, off);
+		} else {
+			emit_n(c, expr, n);
+		}
 		emit_s(c, ":2] = ");
 		emit_port(c, c->ports[i]);
-		emit_s(c, " or ip6[(");
-		emit_n(c, expr, n);
-		emit_s(c, ") + 2:2] = ");
-		emit_port(c, c->ports[i]);
+	}
+}
+
+/* @PORTAT(expr)@: the source or destination port at ip6 offset expr is
+ * watched; with BPFFILTER_GUEST_CLIENT the destination port of frames the
+ * guest sent (inbound on the host's side of the tap) or the source port of
+ * frames sent to it. */
+static void emit_portat(struct bf_ctx *c, const char *expr, size_t n)
+{
+	emit(c, '(');
+	if (c->dir == BPFFILTER_GUEST_CLIENT) {
+		emit_s(c, "(inbound and (");
+		emit_port_at(c, expr, n, "2");
+		emit_s(c, ")) or (outbound and (");
+		emit_port_at(c, expr, n, NULL);
+		emit_s(c, "))");
+	} else {
+		for (size_t i = 0; i < c->nports; i++) {
+			if (i > 0)
+				emit_s(c, " or ");
+			emit_s(c, "ip6[");
+			emit_n(c, expr, n);
+			emit_s(c, ":2] = ");
+			emit_port(c, c->ports[i]);
+			emit_s(c, " or ip6[(");
+			emit_n(c, expr, n);
+			emit_s(c, ") + 2:2] = ");
+			emit_port(c, c->ports[i]);
+		}
 	}
 	emit(c, ')');
+}
+
+static void emit_ports(struct bf_ctx *c)
+{
+	for (size_t p = 0; p < c->nports; p++) {
+		if (p > 0)
+			emit_s(c, " or ");
+		emit_port(c, c->ports[p]);
+	}
+}
+
+/* @TCPPORTS@: TCP with a watched port, in the direction c->dir asks for. */
+static void emit_tcpports(struct bf_ctx *c)
+{
+	if (c->dir == BPFFILTER_GUEST_CLIENT) {
+		emit_s(c, "((inbound and tcp dst port (");
+		emit_ports(c);
+		emit_s(c, ")) or (outbound and tcp src port (");
+		emit_ports(c);
+		emit_s(c, ")))");
+	} else {
+		emit_s(c, "tcp port (");
+		emit_ports(c);
+		emit(c, ')');
+	}
 }
 
 static void expand(struct bf_ctx *c, const char *s, size_t n, int depth)
@@ -162,11 +219,11 @@ static void expand(struct bf_ctx *c, const char *s, size_t n, int depth)
 			return;
 		}
 		if (nlen == 5 && memcmp(s + start, "PORTS", 5) == 0) {
-			for (size_t p = 0; p < c->nports; p++) {
-				if (p > 0)
-					emit_s(c, " or ");
-				emit_port(c, c->ports[p]);
-			}
+			emit_ports(c);
+			continue;
+		}
+		if (nlen == 8 && memcmp(s + start, "TCPPORTS", 8) == 0) {
+			emit_tcpports(c);
 			continue;
 		}
 		size_t d;
@@ -269,9 +326,9 @@ static int split_template(struct bf_ctx *c, char *work, char *main, size_t n)
 }
 
 int bpffilter_expand(const char *tmpl, const uint16_t *ports, size_t nports,
-		     char *buf, size_t cap)
+		     enum bpffilter_dir dir, char *buf, size_t cap)
 {
-	struct bf_ctx c = { .ports = ports, .nports = nports, .buf = buf, .cap = cap };
+	struct bf_ctx c = { .ports = ports, .nports = nports, .dir = dir, .buf = buf, .cap = cap };
 	size_t n;
 	char *work = NULL, *main_text = NULL;
 	int err;
@@ -279,7 +336,8 @@ int bpffilter_expand(const char *tmpl, const uint16_t *ports, size_t nports,
 	if (buf == NULL || cap == 0)
 		return -ENOSPC;
 	buf[0] = '\0';
-	if (tmpl == NULL || ports == NULL || nports == 0 || nports > BPFFILTER_MAX_PORTS)
+	if (tmpl == NULL || ports == NULL || nports == 0 || nports > BPFFILTER_MAX_PORTS ||
+	    (dir != BPFFILTER_ANY_DIRECTION && dir != BPFFILTER_GUEST_CLIENT))
 		return -EINVAL;
 	for (size_t i = 0; i < nports; i++)
 		if (ports[i] == 0)
@@ -314,7 +372,8 @@ fail:
 	return err;
 }
 
-int bpffilter_text(const uint16_t *ports, size_t nports, char *buf, size_t cap)
+int bpffilter_text(const uint16_t *ports, size_t nports, enum bpffilter_dir dir,
+		   char *buf, size_t cap)
 {
-	return bpffilter_expand(bpffilter_template(), ports, nports, buf, cap);
+	return bpffilter_expand(bpffilter_template(), ports, nports, dir, buf, cap);
 }

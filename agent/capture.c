@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/filter.h>
 #include <pcap/pcap.h>
+#include <sys/socket.h>
 
 #define CAPTURE_FILE_BUFFER (1u << 20)
 
@@ -156,12 +158,37 @@ int capture_live_open(const char *ifname, const struct capture_live_config *cfg,
 		return live_fail(p, -ENOTSUP, err, cap, ifname, "link type",
 				 pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?");
 	/* compiled on the live handle: it knows about VLAN offload */
-	if (pcap_compile(p, &prog, cfg->filter, 1, PCAP_NETMASK_UNKNOWN) != 0)
+	if (pcap_compile(p, &prog, cfg->userspace_filter ? cfg->userspace_filter : cfg->filter, 1,
+			 PCAP_NETMASK_UNKNOWN) != 0)
 		return live_fail(p, -EINVAL, err, cap, ifname, "filter", pcap_geterr(p));
 	r = pcap_setfilter(p, &prog);
 	pcap_freecode(&prog);
 	if (r != 0)
 		return live_fail(p, -EINVAL, err, cap, ifname, "setfilter", pcap_geterr(p));
+	/*
+	 * A filter on the packet type (inbound/outbound) runs only in the
+	 * kernel, but libpcap also runs its filter in user space over the
+	 * frames that were in the ring when it was set (the first TPACKET_V3
+	 * block), where such a test fails and every frame of that block
+	 * would be lost.  So libpcap gets the user-space-safe superset, and
+	 * the kernel gets the real program right after, on the socket: from
+	 * then on only the kernel filters.  Frames that arrive in the
+	 * microseconds between the two pass the superset (watched ports,
+	 * either direction).
+	 */
+	if (cfg->userspace_filter) {
+		struct sock_fprog fp;
+
+		if (pcap_compile(p, &prog, cfg->filter, 1, PCAP_NETMASK_UNKNOWN) != 0)
+			return live_fail(p, -EINVAL, err, cap, ifname, "filter", pcap_geterr(p));
+		fp.len = (unsigned short)prog.bf_len;
+		fp.filter = (struct sock_filter *)prog.bf_insns;   /* same layout */
+		r = prog.bf_len > BPF_MAXINSNS ? -E2BIG :
+		    setsockopt(pcap_fileno(p), SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) == 0 ? 0 : -errno;
+		pcap_freecode(&prog);
+		if (r < 0)
+			return live_fail(p, -EINVAL, err, cap, ifname, "attaching the kernel filter", strerror(-r));
+	}
 	int fd = pcap_get_selectable_fd(p);
 	if (fd < 0)
 		return live_fail(p, -EIO, err, cap, ifname, "descriptor", "none");

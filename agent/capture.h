@@ -40,6 +40,10 @@ struct capture_live_config {
 	uint32_t buffer_bytes;   /* kernel ring (pcap_set_buffer_size) */
 	int timeout_ms;          /* block retire timeout (non-immediate mode) */
 	const char *filter;      /* pcap-filter text (bpffilter_text), borrowed */
+	/* NULL, or a filter libpcap can also run in user space that passes
+	 * at least what filter passes.  Needed when filter tests the packet
+	 * type (inbound/outbound): see capture_live_open in capture.c. */
+	const char *userspace_filter;
 };
 
 struct capture_live_stats {

@@ -40,10 +40,12 @@
 #include "observe.h"
 #include "verdict_json.h"
 #include "vmmap.h"
+#include "whitelist.h"
 
 #define DAEMON_BUDGET      256    /* frames per pcap_dispatch call */
 #define DAEMON_TIMEOUT_MS  100    /* pcap block timeout: latency of a quiet tap */
 #define DAEMON_RETRY_S     1      /* a tap that is not up is tried again this often */
+#define DAEMON_SYNC_RETRY_S 5     /* first retry of a failed libvirt sync (doubling) */
 
 /* Cumulative per-VM figures for the metrics (a VM keeps its entry after it
  * stops: Prometheus counters must not go backwards). */
@@ -55,6 +57,7 @@ struct dvm {
 	uint64_t verdicts;
 	enum policy_action verdict;
 	bool would_block;            /* current block is observe-only */
+	bool whitelisted;            /* as of the last tick or reload */
 	uint32_t taps;               /* mapped taps right now */
 };
 
@@ -75,6 +78,7 @@ struct dtap {
 	struct capture_live_stats ks;
 	uint64_t next_open_s;
 	uint64_t open_failures;
+	uint64_t stale_sync;         /* ifindex changed: wait for this many syncs */
 	int last_err;
 };
 
@@ -89,11 +93,20 @@ struct retired {
 struct daemon {
 	const struct daemon_config *cfg;
 	struct event_base *base;
-	struct event *ev_vm, *ev_tick, *ev_int, *ev_term;
+	struct event *ev_vm, *ev_tick, *ev_int, *ev_term, *ev_hup;
+	const struct policy *policy;           /* in force: cfg's, or a reload's */
+	const struct reply_patterns *replies;
+	struct policy *own_policy;             /* a reload's (owned), or NULL */
+	struct reply_patterns *own_replies;
+	struct whitelist wl;
+	uint64_t next_sync_s;
+	uint32_t sync_failures;                /* in a row */
+	uint64_t syncs_failed, reloads_ok, reloads_failed;
 	struct vmmap *map;
 	struct metrics_server *metrics;
 	struct detect *detect;
-	char *filter;
+	char *filter;                /* kernel: connections the guest opened */
+	char *filter_user;           /* libpcap's user-space superset (either direction) */
 	struct dtap **taps;
 	size_t ntaps, cap_taps;
 	struct dvm **vms;
@@ -208,7 +221,7 @@ static void on_session(void *ctx, const struct session *s)
 	struct stats_obs *o = &d->obs;
 	struct dvm *vm = tap->vm;
 
-	observe_session(s, d->cfg->replies, o);
+	observe_session(s, d->replies, o);
 	if (vm) {
 		vm->attempts++;
 		vm->sessions += o->smtp;
@@ -276,6 +289,7 @@ static int tap_open(struct dtap *tap)
 		.buffer_bytes = d->cfg->capture_buffer,
 		.timeout_ms = DAEMON_TIMEOUT_MS,
 		.filter = d->filter,
+		.userspace_filter = d->filter_user,
 	};
 	char err[512];
 	int r = capture_live_open(tap->ifname, &cc, &tap->cap, err, sizeof(err));
@@ -296,9 +310,31 @@ static int tap_open(struct dtap *tap)
 		return r;
 	}
 	unsigned idx = if_nametoindex(tap->ifname);
-	if (tap->ifindex && idx != tap->ifindex)
-		log_warn("capture: tap ifindex changed since libvirt mapped it tap=%s was=%u now=%u",
-			 tap->ifname, tap->ifindex, idx);
+	if (tap->ifindex && idx != tap->ifindex) {
+		/* Not the device libvirt mapped: it was deleted and made again,
+		 * perhaps for another VM whose event has not arrived.  Capture
+		 * nothing for this mapping until a full sync says libvirt still
+		 * gives this tap to this VM (a sync that moved it has closed
+		 * this mapping). */
+		struct vmmap_stats ms;
+
+		vmmap_get_stats(d->map, &ms);
+		if (!tap->stale_sync) {
+			tap->stale_sync = ms.syncs + 1;
+			d->next_sync_s = 0;
+			log_warn("capture: tap is not the device libvirt mapped tap=%s vm=%s ifindex_mapped=%u ifindex_now=%u (not captured until libvirt confirms)",
+				 tap->ifname, tap->id.uuid, tap->ifindex, idx);
+		}
+		if (ms.syncs < tap->stale_sync) {
+			capture_live_close(tap->cap);
+			tap->cap = NULL;
+			tap->next_open_s = now_us() / 1000000 + DAEMON_RETRY_S;
+			return -ESTALE;
+		}
+		log_info("capture: libvirt still maps tap=%s to vm=%s: capturing ifindex=%u",
+			 tap->ifname, tap->id.uuid, idx);
+		tap->stale_sync = 0;
+	}
 	tap->ifindex = idx;
 	tap->ev = event_new(d->base, capture_live_fd(tap->cap), EV_READ | EV_PERSIST,
 			    on_tap_readable, tap);
@@ -395,7 +431,7 @@ static void on_tap_added(void *arg, const struct vmmap_tap *vt)
 	copy_str(tap->id.uuid, sizeof(tap->id.uuid), vt->uuid);
 	copy_str(tap->id.name, sizeof(tap->id.name), vt->vm_name);
 	copy_str(tap->id.plan, sizeof(tap->id.plan), vt->plan);
-	tap->id.whitelisted = false;   /* the whitelist comes with the controller */
+	tap->id.whitelisted = whitelist_contains(&d->wl, tap->id.uuid, now_us() / 1000000);
 	tap->t = session_tracker_new(&d->cfg->session, on_session, tap);
 	if (!tap->t) {
 		log_err("capture: out of memory, tap not watched tap=%s", vt->ifname);
@@ -403,11 +439,14 @@ static void on_tap_added(void *arg, const struct vmmap_tap *vt)
 		return;
 	}
 	tap->vm = dvm_get(d, &tap->id);
-	if (tap->vm)
+	if (tap->vm) {
 		tap->vm->taps++;
+		tap->vm->whitelisted = tap->id.whitelisted;
+	}
 	d->taps[d->ntaps++] = tap;
-	log_info("vmmap: tap mapped tap=%s vm=%s name=%s plan=%s generation=%" PRIu64,
-		 vt->ifname, vt->uuid, tap->id.name, vt->plan[0] ? vt->plan : "-", vt->generation);
+	log_info("vmmap: tap mapped tap=%s vm=%s name=%s plan=%s whitelisted=%d generation=%" PRIu64,
+		 vt->ifname, vt->uuid, tap->id.name, vt->plan[0] ? vt->plan : "-",
+		 tap->id.whitelisted, vt->generation);
 	tap_open(tap);
 }
 
@@ -444,6 +483,53 @@ static void on_vmmap(evutil_socket_t fd, short what, void *arg)
 		log_warn("vmmap: resync with libvirt failed error=\"%s\"", strerror(-r));
 }
 
+/* Whitelist state of every mapped tap and known VM as of now_s: entries
+ * expire, and reloads change the list. */
+static void apply_whitelist(struct daemon *d, uint64_t now_s)
+{
+	for (size_t i = 0; i < d->ntaps; i++) {
+		struct dtap *tap = d->taps[i];
+		bool wl = whitelist_contains(&d->wl, tap->id.uuid, now_s);
+
+		if (wl != tap->id.whitelisted)
+			log_info("agent: whitelist vm=%s name=%s whitelisted=%d", tap->id.uuid,
+				 tap->id.name, wl);
+		tap->id.whitelisted = wl;
+	}
+	for (size_t i = 0; i < d->nvms; i++)
+		d->vms[i]->whitelisted = whitelist_contains(&d->wl, d->vms[i]->uuid, now_s);
+}
+
+/* The periodic full sync with libvirt (safety net for lost events; also
+ * reconnects after a libvirtd restart); failures back off from
+ * DAEMON_SYNC_RETRY_S up to the configured interval. */
+static void periodic_sync(struct daemon *d, uint64_t now_s)
+{
+	int r;
+
+	if (now_s < d->next_sync_s)
+		return;
+	r = vmmap_sync(d->map);
+	if (r < 0) {
+		uint64_t wait = (uint64_t)DAEMON_SYNC_RETRY_S << (d->sync_failures < 10 ? d->sync_failures : 10);
+
+		if (wait > d->cfg->resync_s)
+			wait = d->cfg->resync_s;
+		d->syncs_failed++;
+		d->sync_failures++;
+		d->next_sync_s = now_s + wait;
+		if (log_ratelimit(&d->rl_err, now_s))
+			log_warn("vmmap: sync with libvirt failed error=\"%s\" failures=%u retry_in=%" PRIu64 "s",
+				 strerror(-r), d->sync_failures, wait);
+		return;
+	}
+	if (d->sync_failures)
+		log_info("vmmap: sync with libvirt works again after failures=%u taps=%zu",
+			 d->sync_failures, d->ntaps);
+	d->sync_failures = 0;
+	d->next_sync_s = now_s + d->cfg->resync_s;
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -451,6 +537,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	periodic_sync(d, now / 1000000);
+	apply_whitelist(d, now / 1000000);
 	for (size_t i = 0; i < d->ntaps; i++) {
 		struct dtap *tap = d->taps[i];
 
@@ -473,6 +561,60 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	log_info("agent: stopping signal=%s", sig == SIGINT ? "INT" : "TERM");
 	d->stopping = true;
 	event_base_loopbreak(d->base);
+}
+
+/* SIGHUP: read the policy, the reply patterns and the whitelist again.
+ * All or nothing: when any file has an error, every error is logged with
+ * file:line and the running configuration stays. */
+static void reload(struct daemon *d)
+{
+	struct policy *np = malloc(sizeof(*np));
+	struct reply_patterns *nr = malloc(sizeof(*nr));
+	struct whitelist nw = { 0 };
+	struct policy_errors errs;
+	bool ok = np && nr;
+
+	if (ok && policy_load_file(d->cfg->policy_path, np, &errs) < 0) {
+		policy_errors_log(&errs);
+		ok = false;
+	}
+	if (ok && policy_load_replies_file(d->cfg->replies_path, nr, &errs) < 0) {
+		policy_errors_log(&errs);
+		ok = false;
+	}
+	if (ok && d->cfg->whitelist_path && whitelist_load_file(d->cfg->whitelist_path, &nw, &errs) < 0) {
+		policy_errors_log(&errs);
+		ok = false;
+	}
+	if (!ok) {
+		d->reloads_failed++;
+		log_err("agent: reload failed, the running policy, replies and whitelist stay in force");
+		free(np);
+		free(nr);
+		return;
+	}
+	/* enforcement is the next step: until then every block is "would block" */
+	np->observe_only = true;
+	detect_set_policy(d->detect, np);
+	free(d->own_policy);
+	free(d->own_replies);
+	d->policy = d->own_policy = np;
+	d->replies = d->own_replies = nr;
+	whitelist_fini(&d->wl);
+	d->wl = nw;
+	apply_whitelist(d, now_us() / 1000000);
+	d->reloads_ok++;
+	log_info("agent: reloaded policy=%s rules=%u replies=%s patterns=%u whitelist=%s entries=%zu",
+		 d->cfg->policy_path, np->n_rules, d->cfg->replies_path, nr->n,
+		 d->cfg->whitelist_path ? d->cfg->whitelist_path : "none", d->wl.n);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	log_info("agent: reloading signal=HUP");
+	reload(arg);
 }
 
 /* ---- metrics ------------------------------------------------------------------ */
@@ -505,6 +647,8 @@ static void render(void *ctx, struct evbuffer *b)
 		  rcpts_ok);
 	VM_FAMILY("tapwarden_vm_verdict_changes_total", "counter", "verdict changes", verdicts);
 	VM_FAMILY("tapwarden_vm_taps", "gauge", "taps of the VM mapped now", taps);
+	VM_FAMILY("tapwarden_vm_whitelisted", "gauge", "1: an approved bulk sender (never blocked by detection)",
+		  whitelisted);
 	metrics_family(b, "tapwarden_vm_replies_total", "counter",
 		       "server replies by class (2xx, 4xx, 5xx, and the text classes of replies.yaml)");
 	for (size_t i = 0; i < d->nvms; i++) {
@@ -604,6 +748,17 @@ static void render(void *ctx, struct evbuffer *b)
 	metrics_sample_u64(b, "tapwarden_vmmap_events_total", NULL, 0, ms.events);
 	metrics_family(b, "tapwarden_vmmap_syncs_total", "counter", "full syncs with libvirt");
 	metrics_sample_u64(b, "tapwarden_vmmap_syncs_total", NULL, 0, ms.syncs);
+	metrics_family(b, "tapwarden_vmmap_sync_failures_total", "counter", "full syncs with libvirt that failed");
+	metrics_sample_u64(b, "tapwarden_vmmap_sync_failures_total", NULL, 0, d->syncs_failed);
+	metrics_family(b, "tapwarden_vmmap_reconnects_total", "counter", "libvirt connection opened again");
+	metrics_sample_u64(b, "tapwarden_vmmap_reconnects_total", NULL, 0, ms.reconnects);
+	metrics_family(b, "tapwarden_config_reloads_total", "counter", "SIGHUP reloads by result");
+	l[0] = (struct metrics_label){ "result", "ok" };
+	metrics_sample_u64(b, "tapwarden_config_reloads_total", l, 1, d->reloads_ok);
+	l[0] = (struct metrics_label){ "result", "failed" };
+	metrics_sample_u64(b, "tapwarden_config_reloads_total", l, 1, d->reloads_failed);
+	metrics_family(b, "tapwarden_whitelist_entries", "gauge", "entries in the whitelist in force");
+	metrics_sample_u64(b, "tapwarden_whitelist_entries", NULL, 0, d->wl.n);
 	metrics_family(b, "tapwarden_vmmap_taps", "gauge", "taps mapped to running VMs");
 	metrics_sample_u64(b, "tapwarden_vmmap_taps", NULL, 0, d->ntaps);
 	metrics_family(b, "tapwarden_detect_vms", "gauge", "VMs in the detection table");
@@ -612,7 +767,7 @@ static void render(void *ctx, struct evbuffer *b)
 	metrics_sample_u64(b, "tapwarden_detect_verdicts_total", NULL, 0, dc->verdicts);
 	metrics_family(b, "tapwarden_observe_only", "gauge",
 		       "1: blocks are reported (would block), never enforced");
-	metrics_sample_u64(b, "tapwarden_observe_only", NULL, 0, d->cfg->policy->observe_only);
+	metrics_sample_u64(b, "tapwarden_observe_only", NULL, 0, d->policy->observe_only);
 }
 
 /* ---- run ---------------------------------------------------------------------- */
@@ -631,6 +786,8 @@ int daemon_run(const struct daemon_config *cfg)
 
 	memset(d, 0, sizeof(*d));
 	d->cfg = cfg;
+	d->policy = cfg->policy;
+	d->replies = cfg->replies;
 	jsonw_init(&d->w);
 	d->rl_open = (struct log_ratelimit){ .burst = 20, .interval_s = 60 };
 	d->rl_err = (struct log_ratelimit){ .burst = 10, .interval_s = 60 };
@@ -638,15 +795,28 @@ int daemon_run(const struct daemon_config *cfg)
 	/* enforcement is the next step: until then every block is "would block" */
 	cfg->policy->observe_only = true;
 
+	if (cfg->whitelist_path) {
+		struct policy_errors errs;
+
+		if (whitelist_load_file(cfg->whitelist_path, &d->wl, &errs) < 0) {
+			policy_errors_log(&errs);
+			return 1;
+		}
+	}
 	d->filter = malloc(BPFFILTER_TEXT_MAX);
+	d->filter_user = malloc(BPFFILTER_TEXT_MAX);
 	d->vms = calloc(cfg->max_vms ? cfg->max_vms : 1, sizeof(*d->vms));
 	d->detect = detect_new(cfg->max_vms, cfg->policy, on_verdict, d);
 	d->base = event_base_new();
-	if (!d->filter || !d->vms || !d->detect || !d->base) {
+	if (!d->filter || !d->filter_user || !d->vms || !d->detect || !d->base) {
 		log_err("agent: out of memory at start");
 		goto out;
 	}
-	r = bpffilter_text(cfg->session.ports, cfg->session.n_ports, d->filter, BPFFILTER_TEXT_MAX);
+	r = bpffilter_text(cfg->session.ports, cfg->session.n_ports, BPFFILTER_GUEST_CLIENT,
+			   d->filter, BPFFILTER_TEXT_MAX);
+	if (r == 0)
+		r = bpffilter_text(cfg->session.ports, cfg->session.n_ports, BPFFILTER_ANY_DIRECTION,
+				   d->filter_user, BPFFILTER_TEXT_MAX);
 	if (r < 0) {
 		log_err("capture: cannot build the capture filter error=\"%s\"", strerror(-r));
 		goto out;
@@ -654,8 +824,9 @@ int daemon_run(const struct daemon_config *cfg)
 	d->ev_tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
 	d->ev_int = evsignal_new(d->base, SIGINT, on_signal, d);
 	d->ev_term = evsignal_new(d->base, SIGTERM, on_signal, d);
-	if (!d->ev_tick || !d->ev_int || !d->ev_term || event_add(d->ev_int, NULL) ||
-	    event_add(d->ev_term, NULL)) {
+	d->ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	if (!d->ev_tick || !d->ev_int || !d->ev_term || !d->ev_hup || event_add(d->ev_int, NULL) ||
+	    event_add(d->ev_term, NULL) || event_add(d->ev_hup, NULL)) {
 		log_err("agent: cannot set up the event loop");
 		goto out;
 	}
@@ -674,15 +845,17 @@ int daemon_run(const struct daemon_config *cfg)
 		log_err("agent: cannot set up the event loop");
 		goto out;
 	}
-	log_info("agent: live libvirt=%s ports=%zu capture_buffer=%u max_flows_per_tap=%u metrics=%s verdicts=%s observe_only=1",
+	log_info("agent: live libvirt=%s ports=%zu capture_buffer=%u max_flows_per_tap=%u metrics=%s verdicts=%s whitelist=%s entries=%zu resync=%us observe_only=1",
 		 uri, cfg->session.n_ports, cfg->capture_buffer, cfg->session.flow.max_flows,
 		 cfg->metrics_addr ? cfg->metrics_addr : "off",
-		 cfg->verdicts_path ? cfg->verdicts_path : "off");
+		 cfg->verdicts_path ? cfg->verdicts_path : "off",
+		 cfg->whitelist_path ? cfg->whitelist_path : "none", d->wl.n, cfg->resync_s);
 	r = vmmap_sync(d->map);
 	if (r < 0) {
 		log_err("vmmap: first sync with libvirt failed uri=%s error=\"%s\"", uri, strerror(-r));
 		goto out;
 	}
+	d->next_sync_s = now_us() / 1000000 + cfg->resync_s;
 	log_info("agent: running taps=%zu vms=%zu", d->ntaps, d->nvms);
 	if (event_base_dispatch(d->base) < 0) {
 		log_err("agent: event loop failed");
@@ -716,14 +889,20 @@ out:
 		event_free(d->ev_int);
 	if (d->ev_term)
 		event_free(d->ev_term);
+	if (d->ev_hup)
+		event_free(d->ev_hup);
 	if (d->base)
 		event_base_free(d->base);
 	detect_free(d->detect);
+	free(d->own_policy);
+	free(d->own_replies);
+	whitelist_fini(&d->wl);
 	for (size_t i = 0; i < d->nvms; i++)
 		free(d->vms[i]);
 	free(d->vms);
 	free(d->taps);
 	free(d->filter);
+	free(d->filter_user);
 	jsonw_fini(&d->w);
 	return rc;
 }

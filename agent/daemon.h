@@ -4,8 +4,10 @@
  * loop owns the libvirt tap map (vmmap), one pcap handle and one session
  * tracker per tap of a running domain, the per-VM detection, a 1 s timer
  * (flow expiry, detection ticks, capture counters, reopen of taps that were
- * not up yet), the optional Prometheus endpoint, and SIGINT/SIGTERM.
- * Observe-only: verdicts are logged and written, nothing is enforced.
+ * not up yet, whitelist expiry, the periodic libvirt re-sync), the optional
+ * Prometheus endpoint, SIGHUP (reload policy, replies and whitelist) and
+ * SIGINT/SIGTERM.  Observe-only: verdicts are logged and written, nothing
+ * is enforced.
  */
 #ifndef TAPWARDEN_DAEMON_H
 #define TAPWARDEN_DAEMON_H
@@ -24,13 +26,18 @@ struct daemon_config {
 	uint32_t max_vms;
 	struct policy *policy;           /* borrowed; the daemon sets observe_only */
 	const struct reply_patterns *replies;   /* borrowed */
+	const char *policy_path;         /* the files policy and replies came from, */
+	const char *replies_path;        /* read again on SIGHUP */
+	const char *whitelist_path;      /* NULL: nobody is whitelisted */
+	uint32_t resync_s;               /* full libvirt sync this often */
 	FILE *verdicts;                  /* borrowed, may be NULL: JSON lines */
 	const char *verdicts_path;       /* for messages */
 };
 
 /*
  * Run until SIGINT or SIGTERM.  Startup failures (libvirt unreachable,
- * metrics address in use, out of memory) are logged and return 1 before
+ * metrics address in use, a bad whitelist, out of memory) are logged and
+ * return 1 before
  * the loop runs; after a clean stop (every open session flushed into
  * detection, verdicts flushed) returns 0, or 2 when writing verdicts
  * failed.

@@ -26,6 +26,7 @@
 #include "session.h"
 #include "verdict_json.h"
 #include "vmmap_file.h"
+#include "whitelist.h"
 
 #ifndef TW_VERSION
 #define TW_VERSION "0.1.0"
@@ -48,7 +49,9 @@ struct opts {
 	uint32_t max_vms;
 	const char *libvirt;
 	const char *metrics;
+	const char *whitelist;
 	uint32_t capture_buffer;
+	uint32_t resync_s;
 	bool set_max_flows, set_total_buffer, set_max_parsers;
 	bool check_only;
 	struct session_config cfg;
@@ -103,6 +106,12 @@ static void usage(FILE *f)
 "      --metrics ADDR:PORT  Prometheus text endpoint at /metrics (default off);\n"
 "                           \":PORT\" listens on every address\n"
 "      --capture-buffer BYTES  kernel capture buffer per tap (default 4194304)\n"
+"      --whitelist FILE     approved bulk senders, one domain UUID per line\n"
+"                           (\"UUID [until EPOCH]\"): never blocked by detection\n"
+"      --resync-interval SEC  full re-sync with libvirt this often, and a\n"
+"                           reconnect when libvirtd restarted (default 300)\n"
+"SIGHUP reloads --policy, --replies and --whitelist atomically: a file with\n"
+"errors is logged with file:line and the running configuration is kept.\n"
 "  -n, --check              validate options and files, print \"configuration OK\"\n"
 "  -v, --verbose            debug logging\n"
 "  -h, --help               this text\n"
@@ -241,7 +250,8 @@ static int load_shorteners(const char *path, char ***out, size_t *n_out)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_SAMPLE = 256, O_MAXPARSERS, O_MAXFLOWS, O_FLOWBUF, O_TOTALBUF, O_IDLE, O_SHORT, O_STATS,
-	       O_POLICY, O_REPLIES, O_VMMAP, O_VERDICTS, O_MAXVMS, O_LIBVIRT, O_METRICS, O_CAPBUF };
+	       O_POLICY, O_REPLIES, O_VMMAP, O_VERDICTS, O_MAXVMS, O_LIBVIRT, O_METRICS, O_CAPBUF,
+	       O_WHITELIST, O_RESYNC };
 	static const struct option lopts[] = {
 		{ "read", required_argument, NULL, 'r' },
 		{ "sessions", required_argument, NULL, 'w' },
@@ -262,6 +272,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "libvirt", required_argument, NULL, O_LIBVIRT },
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "capture-buffer", required_argument, NULL, O_CAPBUF },
+		{ "whitelist", required_argument, NULL, O_WHITELIST },
+		{ "resync-interval", required_argument, NULL, O_RESYNC },
 		{ "check", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -369,6 +381,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				o->capture_buffer = (uint32_t)v;
 			}
 			break;
+		case O_WHITELIST: o->whitelist = optarg; break;
+		case O_RESYNC:
+			if (!parse_u64(optarg, 5, 86400, &v)) {
+				log_err("config: --resync-interval: expected 5..86400 seconds, got \"%s\"", optarg);
+				errors++;
+			} else {
+				o->resync_s = (uint32_t)v;
+			}
+			break;
 		case 'n': o->check_only = true; break;
 		case 'v': log_set_level(LOG_LVL_DEBUG); break;
 		case 'h': usage(stdout); exit(0);
@@ -387,8 +408,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				"the live daemon maps taps with libvirt and exports /metrics");
 			errors++;
 		}
-	} else if (o->libvirt || o->metrics || o->capture_buffer) {
-		log_err("config: --libvirt, --metrics and --capture-buffer are for the live daemon (no --read)");
+	} else if (o->read && (o->libvirt || o->metrics || o->capture_buffer || o->whitelist ||
+				o->resync_s)) {
+		log_err("config: --libvirt, --metrics, --capture-buffer, --whitelist and --resync-interval "
+			"are for the live daemon (no --read)");
 		errors++;
 	}
 	if (o->read && o->verdicts && !o->vm_map) {
@@ -471,6 +494,8 @@ static void write_stats(const char *path, const struct capture_counters *cc,
 struct detection {
 	struct policy *policy;
 	struct reply_patterns *replies;
+	char policy_path[PATH_MAX + 64];   /* the files loaded, for a reload */
+	char replies_path[PATH_MAX + 64];
 	struct vmmap_file vms;
 	struct detect *detect;
 	FILE *out;                   /* verdict lines */
@@ -487,13 +512,6 @@ struct emit_ctx {
 	struct detection *det;
 };
 
-static void print_errors(const struct policy_errors *e)
-{
-	for (uint32_t i = 0; i < e->n && i < POLICY_MAX_ERRORS; i++)
-		log_err("config: %s", e->msg[i]);
-	if (e->n > POLICY_MAX_ERRORS)
-		log_err("config: %u more errors", e->n - POLICY_MAX_ERRORS);
-}
 
 /* Load the policy and reply patterns (explicit or default paths) into det.
  * 0 or -1 with every error logged.  When !required and no file is given or
@@ -515,16 +533,18 @@ static int load_policies(const struct opts *o, struct detection *det, bool requi
 			!pp ? "policies/default.yaml" : "policies/replies.yaml");
 		return -1;
 	}
+	snprintf(det->policy_path, sizeof(det->policy_path), "%s", pp);
+	snprintf(det->replies_path, sizeof(det->replies_path), "%s", rp);
 	det->policy = malloc(sizeof(*det->policy));
 	det->replies = malloc(sizeof(*det->replies));
 	if (!det->policy || !det->replies)
 		return -1;
 	if (policy_load_file(pp, det->policy, &errs) < 0) {
-		print_errors(&errs);
+		policy_errors_log(&errs);
 		rc = -1;
 	}
 	if (policy_load_replies_file(rp, det->replies, &errs) < 0) {
-		print_errors(&errs);
+		policy_errors_log(&errs);
 		rc = -1;
 	}
 	return rc;
@@ -633,6 +653,18 @@ int main(int argc, char **argv)
 			goto done;
 		}
 	}
+	if (o.whitelist) {
+		struct whitelist wl;
+		struct policy_errors errs;
+
+		if (whitelist_load_file(o.whitelist, &wl, &errs) < 0) {
+			policy_errors_log(&errs);
+			goto done;
+		}
+		if (o.check_only)
+			log_info("config: whitelist file=%s entries=%zu", o.whitelist, wl.n);
+		whitelist_fini(&wl);
+	}
 	if (o.check_only) {
 		printf("configuration OK\n");
 		rc = 0;
@@ -666,6 +698,10 @@ int main(int argc, char **argv)
 		dc.max_vms = o.max_vms ? o.max_vms : 4096;
 		dc.policy = det.policy;
 		dc.replies = det.replies;
+		dc.policy_path = det.policy_path;
+		dc.replies_path = det.replies_path;
+		dc.whitelist_path = o.whitelist;
+		dc.resync_s = o.resync_s ? o.resync_s : 300;
 		dc.verdicts = vout;
 		dc.verdicts_path = o.verdicts;
 		rc = daemon_run(&dc);

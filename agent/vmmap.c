@@ -230,6 +230,7 @@ struct vm {
 struct vmmap {
 	virConnectPtr conn;
 	bool own_conn;
+	char *uri;                      /* owned connection: to reconnect */
 	struct vmmap_callbacks cb;
 	struct queue *q;
 	int cb_ids[3];
@@ -382,6 +383,59 @@ static void apply_running(struct vmmap *m, const struct domxml_domain *d)
 	}
 }
 
+static void events_deregister(struct vmmap *m)
+{
+	for (int i = 0; i < 3; i++)
+		if (m->cb_ids[i] >= 0) {
+			virConnectDomainEventDeregisterAny(m->conn, m->cb_ids[i]);
+			m->cb_ids[i] = -1;
+		}
+}
+
+/* Subscribe m->q to the domain events of m->conn; 0 or -EIO (nothing left
+ * subscribed). */
+static int events_register(struct vmmap *m)
+{
+	static const int ids[3] = { VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+				    VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED };
+
+	for (int i = 0; i < 3; i++) {
+		virConnectDomainEventGenericCallback fn = i == 0 ?
+			VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle) : VIR_DOMAIN_EVENT_CALLBACK(on_device);
+
+		queue_ref(m->q);
+		m->cb_ids[i] = virConnectDomainEventRegisterAny(m->conn, NULL, ids[i], fn, m->q,
+								queue_unref);
+		if (m->cb_ids[i] < 0) {
+			queue_unref(m->q);
+			events_deregister(m);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+/* The owned connection died (libvirtd restarted): open it again and
+ * subscribe again.  Events missed meanwhile do not matter: the caller does
+ * a full sync next.  0 or a negative errno (m->conn is then NULL). */
+static int reconnect(struct vmmap *m)
+{
+	if (m->conn) {
+		events_deregister(m);
+		virConnectClose(m->conn);
+	}
+	m->conn = virConnectOpenReadOnly(m->uri);
+	if (m->conn == NULL)
+		return -ECONNREFUSED;
+	m->st.reconnects++;
+	if (events_register(m) < 0) {
+		virConnectClose(m->conn);
+		m->conn = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
 static int vmmap_create(virConnectPtr conn, bool own, const struct vmmap_callbacks *cb,
 			struct vmmap **out)
 {
@@ -412,27 +466,12 @@ static int vmmap_create(virConnectPtr conn, bool own, const struct vmmap_callbac
 	r = loop_acquire();
 	if (r < 0)
 		goto fail_loop;
-	static const int ids[3] = { VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
-				    VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED };
-	for (int i = 0; i < 3; i++) {
-		virConnectDomainEventGenericCallback fn = i == 0 ?
-			VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle) : VIR_DOMAIN_EVENT_CALLBACK(on_device);
-
-		queue_ref(m->q);
-		m->cb_ids[i] = virConnectDomainEventRegisterAny(conn, NULL, ids[i], fn, m->q,
-								queue_unref);
-		if (m->cb_ids[i] < 0) {
-			queue_unref(m->q);
-			r = -EIO;
-			goto fail_events;
-		}
-	}
+	r = events_register(m);
+	if (r < 0)
+		goto fail_events;
 	*out = m;
 	return 0;
 fail_events:
-	for (int i = 0; i < 3; i++)
-		if (m->cb_ids[i] >= 0)
-			virConnectDomainEventDeregisterAny(conn, m->cb_ids[i]);
 	loop_release();
 fail_loop:
 	queue_unref(m->q);
@@ -460,9 +499,16 @@ int vmmap_new(const char *uri, const struct vmmap_callbacks *cb, struct vmmap **
 	if (conn == NULL)
 		return -ECONNREFUSED;
 	r = vmmap_create(conn, true, cb, out);
-	if (r < 0)
+	if (r < 0) {
 		virConnectClose(conn);
-	return r;
+		return r;
+	}
+	if (uri && !((*out)->uri = strdup(uri))) {
+		vmmap_free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 int vmmap_new_conn(virConnectPtr conn, const struct vmmap_callbacks *cb, struct vmmap **out)
@@ -479,13 +525,13 @@ void vmmap_free(struct vmmap *m)
 {
 	if (m == NULL)
 		return;
-	for (int i = 0; i < 3; i++)
-		if (m->cb_ids[i] >= 0)
-			virConnectDomainEventDeregisterAny(m->conn, m->cb_ids[i]);
+	if (m->conn)
+		events_deregister(m);
 	loop_release();
 	queue_unref(m->q);
-	if (m->own_conn)
+	if (m->own_conn && m->conn)
 		virConnectClose(m->conn);
+	free(m->uri);
 	free(m->taps);
 	free(m->vms);
 	free(m);
@@ -498,6 +544,11 @@ int vmmap_sync(struct vmmap *m)
 	uint64_t start;
 	int n, r = 0;
 
+	if (m->own_conn && (m->conn == NULL || virConnectIsAlive(m->conn) != 1)) {
+		r = reconnect(m);
+		if (r < 0)
+			return r;
+	}
 	pthread_mutex_lock(&m->q->mu);
 	start = m->q->seq;
 	pthread_mutex_unlock(&m->q->mu);

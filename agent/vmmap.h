@@ -86,6 +86,7 @@ struct vmmap_stats {
 	uint64_t xml_errors;       /* domain XML that domxml refused or could not be read */
 	uint64_t ifaces_skipped;   /* interfaces dropped or invalid in domxml */
 	uint64_t taps_dropped;     /* beyond VMMAP_MAX_TAPS / VMMAP_MAX_VMS */
+	uint64_t reconnects;       /* owned connection opened again after it died */
 };
 
 /*
@@ -114,9 +115,10 @@ int vmmap_new_conn(virConnectPtr conn, const struct vmmap_callbacks *cb, struct 
 void vmmap_free(struct vmmap *m);
 
 /* Full sync: list running domains, read each one's XML, report the
- * differences with the current map through the callbacks.  Blocking
- * (libvirt round trips).  Returns 0 or a negative errno (the map is then
- * unchanged). */
+ * differences with the current map through the callbacks.  A connection
+ * the map opened itself (vmmap_new) that died, e.g. libvirtd restarted, is
+ * opened again first.  Blocking (libvirt round trips).  Returns 0 or a
+ * negative errno (the map is then unchanged). */
 int vmmap_sync(struct vmmap *m);
 
 /* A descriptor that becomes readable when events are waiting. */

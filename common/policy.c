@@ -10,6 +10,8 @@
  */
 #include "policy.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -855,4 +857,12 @@ const struct policy_plan *policy_plan_find(const struct policy *p, const char *n
 		if (!strcmp(p->plans[i].name, name))
 			return &p->plans[i];
 	return NULL;
+}
+
+void policy_errors_log(const struct policy_errors *e)
+{
+	for (uint32_t i = 0; i < e->n && i < POLICY_MAX_ERRORS; i++)
+		log_err("config: %s", e->msg[i]);
+	if (e->n > POLICY_MAX_ERRORS)
+		log_err("config: %u more errors", e->n - POLICY_MAX_ERRORS);
 }

@@ -151,6 +151,10 @@ int policy_load_file(const char *path, struct policy *out, struct policy_errors 
 int policy_load_replies_file(const char *path, struct reply_patterns *out,
 			     struct policy_errors *errs);
 
+/* Log every error of e (log_err, "config: " prefix) and how many more
+ * there were than e keeps. */
+void policy_errors_log(const struct policy_errors *e);
+
 /* Index of rule name, or -1. */
 int policy_rule_index(const struct policy *p, const char *name);
 /* The plan of that name, or NULL. */

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: policy files are input.  Every byte string is parsed
- * as a policy and as reply patterns; a pattern set that loads is used to
- * classify a reply. */
+ * as a policy, as reply patterns and as a whitelist; a pattern set that
+ * loads is used to classify a reply, a whitelist that loads must be sorted,
+ * unique and find each of its entries. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "policy.h"
 #include "replyclass.h"
+#include "whitelist.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -19,6 +22,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (policy_load_replies_buffer("fuzz", (const char *)data, size, &rp, &e) == 0) {
 		replyclass_classify(&rp, 550, "5.7.1 blocked using zen.spamhaus.org\n5.7.1 more");
 		replyclass_classify(&rp, 421, "4.7.28 rate limited");
+	}
+	struct whitelist w;
+	if (whitelist_parse("fuzz", (const char *)data, size, &w, &e) == 0) {
+		for (size_t i = 0; i < w.n; i++) {
+			if ((i > 0 && strcmp(w.e[i - 1].uuid, w.e[i].uuid) >= 0) ||
+			    !whitelist_contains(&w, w.e[i].uuid, 0))
+				abort();
+		}
+		whitelist_fini(&w);
 	}
 	return 0;
 }

@@ -156,7 +156,7 @@ static void compile_ports(struct compiled *c, const uint16_t *ports, size_t n)
 {
 	static char text[BPFFILTER_TEXT_MAX];
 
-	assert_int_equal(bpffilter_text(ports, n, text, sizeof(text)), 0);
+	assert_int_equal(bpffilter_text(ports, n, BPFFILTER_ANY_DIRECTION, text, sizeof(text)), 0);
 	c->p = pcap_open_dead(DLT_EN10MB, 262144);
 	assert_non_null(c->p);
 	if (pcap_compile(c->p, &c->prog, text, 1, PCAP_NETMASK_UNKNOWN) != 0) {
@@ -456,22 +456,22 @@ static void test_text_and_errors(void **state)
 	(void)state;
 	for (size_t i = 0; i < BPFFILTER_MAX_PORTS + 1; i++)
 		many[i] = (uint16_t)(25 + i);
-	assert_int_equal(bpffilter_text(p2, 2, buf, sizeof(buf)), 0);
+	assert_int_equal(bpffilter_text(p2, 2, BPFFILTER_ANY_DIRECTION, buf, sizeof(buf)), 0);
 	assert_non_null(strstr(buf, "tcp port (25 or 587)"));
 	assert_null(strchr(buf, '@'));
 	assert_null(strchr(buf, '#'));
 	assert_null(strchr(buf, '\n'));
-	assert_int_equal(bpffilter_text(p2, 0, buf, sizeof(buf)), -EINVAL);
-	assert_int_equal(bpffilter_text(p0, 2, buf, sizeof(buf)), -EINVAL);
-	assert_int_equal(bpffilter_text(many, BPFFILTER_MAX_PORTS + 1, buf, sizeof(buf)), -EINVAL);
-	assert_int_equal(bpffilter_text(p2, 2, small, sizeof(small)), -ENOSPC);
+	assert_int_equal(bpffilter_text(p2, 0, BPFFILTER_ANY_DIRECTION, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(bpffilter_text(p0, 2, BPFFILTER_ANY_DIRECTION, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(bpffilter_text(many, BPFFILTER_MAX_PORTS + 1, BPFFILTER_ANY_DIRECTION, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(bpffilter_text(p2, 2, BPFFILTER_ANY_DIRECTION, small, sizeof(small)), -ENOSPC);
 	assert_string_equal(small, "");
 
 	/* the template language */
-	assert_int_equal(bpffilter_expand("tcp port (@PORTS@) # c\n", p2, 2, buf, sizeof(buf)), 0);
+	assert_int_equal(bpffilter_expand("tcp port (@PORTS@) # c\n", p2, 2, BPFFILTER_ANY_DIRECTION, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "tcp port (25 or 587)");
 	assert_int_equal(bpffilter_expand("@define A\n  ip\n@end\nvlan and @A@ or @PORTAT(40)@",
-					  p2, 1, buf, sizeof(buf)), 0);
+					  p2, 1, BPFFILTER_ANY_DIRECTION, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "vlan and (ip) or (ip6[40:2] = 25 or ip6[(40) + 2:2] = 25)");
 	static const char *const bad[] = {
 		"", "# only a comment\n", "@NOPE@", "tcp port @PORTS", "@PORTAT(40@",
@@ -480,13 +480,102 @@ static void test_text_and_errors(void **state)
 		"@define A\n@A@\n@end\n@A@",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int r = bpffilter_expand(bad[i], p2, 2, buf, sizeof(buf));
+		int r = bpffilter_expand(bad[i], p2, 2, BPFFILTER_ANY_DIRECTION, buf, sizeof(buf));
 
 		if (r != -EINVAL)
 			fprintf(stderr, "template %zu: %d\n", i, r);
 		assert_int_equal(r, -EINVAL);
 		assert_string_equal(buf, "");
 	}
+}
+
+/* Replace every whole word `word` of text by `with` (in place, text has
+ * room: cap bytes). */
+static void subst_word(char *text, size_t cap, const char *word, const char *with)
+{
+	static char out[2 * BPFFILTER_TEXT_MAX];
+	size_t wl = strlen(word), o = 0;
+
+	for (const char *p = text; *p;) {
+		bool start = p == text || !(p[-1] >= 'a' && p[-1] <= 'z');
+		if (start && strncmp(p, word, wl) == 0 && !(p[wl] >= 'a' && p[wl] <= 'z')) {
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s", with);
+			p += wl;
+		} else {
+			out[o++] = *p++;
+		}
+		assert_true(o < sizeof(out));
+	}
+	out[o] = '\0';
+	assert_true(o < cap);
+	memcpy(text, out, o + 1);
+}
+
+/* Compile the guest-client filter as if every frame had the direction
+ * `guest_sent` (inbound/outbound become constants: a dead handle cannot
+ * read the kernel's packet type). */
+static void compile_guest(struct compiled *c, const uint16_t *ports, size_t n, bool guest_sent)
+{
+	static char text[BPFFILTER_TEXT_MAX];
+
+	assert_int_equal(bpffilter_text(ports, n, BPFFILTER_GUEST_CLIENT, text, sizeof(text)), 0);
+	subst_word(text, sizeof(text), "inbound", guest_sent ? "(1 = 1)" : "(1 = 0)");
+	subst_word(text, sizeof(text), "outbound", guest_sent ? "(1 = 0)" : "(1 = 1)");
+	c->p = pcap_open_dead(DLT_EN10MB, 262144);
+	assert_non_null(c->p);
+	if (pcap_compile(c->p, &c->prog, text, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		fprintf(stderr, "pcap_compile: %s\n%s\n", pcap_geterr(c->p), text);
+		fail();
+	}
+}
+
+/* Live filter: only connections the guest opened.  C2S frames carry the
+ * watched port as destination, S2C frames as source (see l4()). */
+static void test_guest_client_direction(void **state)
+{
+	const uint16_t ports[] = { 25, 587 };
+	static char text[BPFFILTER_TEXT_MAX];
+	uint16_t many[BPFFILTER_MAX_PORTS];
+	struct compiled c;
+	pcap_t *p;
+	struct bpf_program prog;
+
+	(void)state;
+	/* frames the guest sent (inbound on the host's side of the tap) */
+	compile_guest(&c, ports, 2, true);
+	PASS(&c, v4_tcp(NULL, 0, 25, C2S, SYN));
+	PASS(&c, v4_tcp(NULL, 0, 587, C2S, PSHACK));
+	PASS(&c, v6_tcp(NULL, 0, 25, C2S, SYN));
+	PASS(&c, v4_tcp(TQINQ, 2, 25, C2S, PSHACK));
+	PASS(&c, v6_tcp(T8100, 1, 25, C2S, PSHACK));
+	DROP(&c, v4_tcp(NULL, 0, 25, S2C, PSHACK));    /* the guest is the server */
+	DROP(&c, v6_tcp(NULL, 0, 25, S2C, SYN));
+	DROP(&c, v4_tcp(TQINQ, 2, 25, S2C, PSHACK));
+	DROP(&c, v4_tcp(NULL, 0, 80, C2S, SYN));
+	release(&c);
+	/* frames sent to the guest (outbound) */
+	compile_guest(&c, ports, 2, false);
+	PASS(&c, v4_tcp(NULL, 0, 25, S2C, PSHACK));
+	PASS(&c, v6_tcp(NULL, 0, 587, S2C, PSHACK));
+	PASS(&c, v4_tcp(T8100, 1, 25, S2C, PSHACK));
+	DROP(&c, v4_tcp(NULL, 0, 25, C2S, SYN));       /* someone connects to the guest */
+	DROP(&c, v6_tcp(TQINQ, 2, 25, C2S, SYN));
+	DROP(&c, v4_tcp(NULL, 0, 80, S2C, PSHACK));
+	release(&c);
+	/* the real text compiles as it is, within the kernel's limit */
+	for (size_t i = 0; i < BPFFILTER_MAX_PORTS; i++)
+		many[i] = (uint16_t)(60000 + i);
+	assert_int_equal(bpffilter_text(many, BPFFILTER_MAX_PORTS, BPFFILTER_GUEST_CLIENT, text,
+					sizeof(text)), 0);
+	assert_non_null(strstr(text, "inbound and tcp dst port (60000 or 60001"));
+	assert_non_null(strstr(text, "outbound and tcp src port (60000 or 60001"));
+	p = pcap_open_dead(DLT_EN10MB, 262144);
+	assert_non_null(p);
+	assert_int_equal(pcap_compile(p, &prog, text, 1, PCAP_NETMASK_UNKNOWN), 0);
+	assert_true(prog.bf_len < 4096);
+	pcap_freecode(&prog);
+	pcap_close(p);
+	assert_int_equal(bpffilter_text(ports, 2, (enum bpffilter_dir)7, text, sizeof(text)), -EINVAL);
 }
 
 /* The object embeds bpf/capture.filter with .incbin, which make's
@@ -523,6 +612,7 @@ int main(void)
 		cmocka_unit_test(test_two_ports),
 		cmocka_unit_test(test_program_size),
 		cmocka_unit_test(test_text_and_errors),
+		cmocka_unit_test(test_guest_client_direction),
 		cmocka_unit_test(test_embedded_is_current),
 	};
 

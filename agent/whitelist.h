@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * whitelist: the set of VMs (libvirt domain UUIDs) that support staff
+ * approved as bulk senders, as the agent keeps it locally (agent process,
+ * pure).  The file format is one entry per line:
+ *
+ *     UUID [until EPOCH-SECONDS] [# ticket, note]
+ *
+ * '#' starts a comment, blank lines are ignored, UUIDs are the canonical
+ * 36-character form (any case, stored lower case), and an entry "until" a
+ * time is no longer whitelisted from that second on.  The controller
+ * becomes the source of truth later and writes the same cache; until then
+ * operators write the file (--whitelist) and SIGHUP reloads it.
+ */
+#ifndef TAPWARDEN_WHITELIST_H
+#define TAPWARDEN_WHITELIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+#define WHITELIST_MAX 65536          /* entries; more is an error, not a truncation */
+#define WHITELIST_UUID_LEN 37
+
+struct whitelist_entry {
+	char uuid[WHITELIST_UUID_LEN];   /* lower case */
+	uint64_t until_s;                /* 0: no expiry */
+};
+
+struct whitelist {
+	struct whitelist_entry *e;       /* sorted by uuid, unique */
+	size_t n;
+};
+
+/* True when s is a canonical UUID (8-4-4-4-12 hex digits). */
+bool whitelist_uuid_valid(const char *s, size_t len);
+
+/*
+ * Parse buf (borrowed, len bytes).  name labels errors ("name:line:
+ * message", every error found, in errs).  Returns 0 with *out owned
+ * (whitelist_fini), or -EINVAL/-ENOMEM (*out empty).  A UUID listed twice
+ * keeps the later expiry (none beats any).
+ */
+int whitelist_parse(const char *name, const char *buf, size_t len, struct whitelist *out,
+		    struct policy_errors *errs);
+/* Read path and parse it; -errno when it cannot be read (also in errs). */
+int whitelist_load_file(const char *path, struct whitelist *out, struct policy_errors *errs);
+/* Is uuid whitelisted at now_s (seconds since the epoch)? */
+bool whitelist_contains(const struct whitelist *w, const char *uuid, uint64_t now_s);
+void whitelist_fini(struct whitelist *w);
+
+#endif
