@@ -16,6 +16,14 @@
 #   - guest B: 3 transactional messages (swaks) -> no verdict, stays ok;
 #   - guest C: its tap is down when the agent starts (the agent retries),
 #     then up, 2 messages;
+#   - guest D: a whitelisted newsletter (--whitelist), 120 identical
+#     messages with List-Unsubscribe, the same plan and pace as A's burst
+#     -> never a block verdict;
+#   - guest E: an MX receiving 40 messages from outside (smtp-sink in the
+#     guest) -> counts nothing for E: only connections a guest opens are its
+#     sending (the capture filter tests the kernel's packet direction);
+#   - SIGHUP: a broken policy is refused (file:line logged, the agent runs
+#     on), a good one and a changed whitelist are taken;
 #   - /metrics: per-VM message counts equal what each guest sent; no drops;
 #   - with the prometheus package's binaries (PATH or TW_PROMETHEUS_DIR):
 #     promtool check metrics, and a real Prometheus scraping /metrics;
@@ -23,7 +31,7 @@
 # The test driver keeps its state inside the agent's own libvirt connection,
 # so lifecycle events (a VM stopping, a tap reused by another VM) cannot be
 # caused from this script: tests/unit/test_vmmap.c covers those on the same
-# driver in-process.
+# driver in-process, and tests/lxc/run.sh with a real libvirtd.
 #
 # Every wait is bounded; cleanup (trap) stops processes by PID and deletes
 # the namespaces.  TW_KEEP=1 keeps the work directory.
@@ -49,11 +57,14 @@ WORK=$(mktemp -d /tmp/tw-live.XXXXXX)
 chmod 755 "$WORK"
 TAG="twlv$$"
 NS_HV="$TAG-hv" NS_SRV="$TAG-srv" NS_A="$TAG-ga" NS_B="$TAG-gb" NS_C="$TAG-gc"
+NS_D="$TAG-gd" NS_E="$TAG-ge"
 UUID_A=aaaaaaaa-1111-4000-8000-00000000000a
 UUID_B=bbbbbbbb-1111-4000-8000-00000000000b
 UUID_C=cccccccc-1111-4000-8000-00000000000c
+UUID_D=dddddddd-1111-4000-8000-00000000000d
+UUID_E=eeeeeeee-1111-4000-8000-00000000000e
 METRICS=127.0.0.1:9187
-N_A=120 N_B=3 N_C=2
+N_A=120 N_B=3 N_C=2 N_D=120 N_E=40
 FAILED=0
 
 finish() {
@@ -103,12 +114,20 @@ ip -n "$NS_HV" link add vsrv type veth peer name eth0 netns "$NS_SRV" &&
 	ip -n "$NS_SRV" addr add 198.18.1.1/24 dev eth0 || { tw_log "cannot make the server port"; exit 1; }
 guest "$NS_A" tapa0 52:54:00:1a:00:01 198.18.1.2 &&
 	guest "$NS_B" tapb0 52:54:00:1b:00:01 198.18.1.3 &&
-	guest "$NS_C" tapc0 52:54:00:1c:00:01 198.18.1.4 down || { tw_log "cannot make the guests"; exit 1; }
+	guest "$NS_C" tapc0 52:54:00:1c:00:01 198.18.1.4 down &&
+	guest "$NS_D" tapd0 52:54:00:1d:00:01 198.18.1.5 &&
+	guest "$NS_E" tape0 52:54:00:1e:00:01 198.18.1.6 || { tw_log "cannot make the guests"; exit 1; }
 sink_start sink 198.18.1.1 || { tw_log "smtp-sink did not start"; exit 1; }
+# guest E is a mail server: its own smtp-sink
+ip netns exec "$NS_E" smtp-sink -u postfix 198.18.1.6:25 64 >"$WORK/sink-e.log" 2>&1 &
+TW_PIDS+=("$!")
+wait_until 10 tcp_listening "$NS_E" 198.18.1.6 25 || { tw_log "guest E's smtp-sink did not start"; exit 1; }
+cp "$ROOT/policies/default.yaml" "$WORK/policy.yaml"
+printf '# approved bulk senders\n%s  # ticket 4711, garden club newsletter\n' "$UUID_D" >"$WORK/whitelist.txt"
 
 # ---- the agent -------------------------------------------------------------------
 ip netns exec "$NS_HV" "$TW_AGENT" --libvirt "test://$HERE/node.xml" \
-	--policy "$ROOT/policies/default.yaml" --replies "$ROOT/policies/replies.yaml" \
+	--policy "$WORK/policy.yaml" --replies "$ROOT/policies/replies.yaml" --whitelist "$WORK/whitelist.txt" \
 	--verdicts "$WORK/verdicts.jsonl" --metrics "$METRICS" >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
 TW_PIDS+=("$AGENT_PID")
@@ -152,6 +171,19 @@ else
 	fail "guest C client" "$out"
 fi
 
+if out=$(timeout 120 ip netns exec "$NS_D" python3 "$HERE/send.py" 198.18.1.1 "$N_D" 10 news@d.tw.test --newsletter 2>&1) &&
+	[[ "$out" == "$N_D" ]]; then
+	pass "guest D (whitelisted newsletter) sent $N_D messages"
+else
+	fail "guest D client" "$out"
+fi
+if out=$(timeout 120 ip netns exec "$NS_SRV" python3 "$HERE/send.py" 198.18.1.6 "$N_E" 4 mx@ext.test --same 2>&1) &&
+	[[ "$out" == "$N_E" ]]; then
+	pass "guest E (an MX) received $N_E messages from outside"
+else
+	fail "mail to guest E" "$out"
+fi
+
 # ---- verdicts ---------------------------------------------------------------------------
 if wait_until 30 verdict_for "$UUID_A" block; then
 	# the verdict's own timestamp (capture clock) against the burst's start
@@ -174,7 +206,7 @@ fi
 
 # Per-VM counts: sessions end (FIN) a moment after the clients return.
 want() { wait_until 20 metric_is tapwarden_vm_messages_total "vm=\"$1\"" "$2"; }
-for pair in "$UUID_A:$N_A" "$UUID_B:$N_B" "$UUID_C:$N_C"; do
+for pair in "$UUID_A:$N_A" "$UUID_B:$N_B" "$UUID_C:$N_C" "$UUID_D:$N_D"; do
 	u=${pair%%:*} n=${pair##*:}
 	if want "$u" "$n"; then
 		pass "metrics: messages of $u = $n"
@@ -191,6 +223,19 @@ else
 fi
 # guest B: transactional mail stays ok (no verdict line at all)
 sleep 1.5   # one more tick: a late verdict for B would show now (bounded, not a wait on state)
+if ! grep -q "\"vm\":\"$UUID_D\".*\"verdict\":\"block\"" "$WORK/verdicts.jsonl" &&
+	metric_is tapwarden_vm_whitelisted "vm=\"$UUID_D\"" 1 && metric_is tapwarden_vm_whitelisted "vm=\"$UUID_A\"" 0; then
+	pass "guest D is whitelisted (gauge 1) and has no block verdict after $N_D messages"
+else
+	fail "guest D whitelisted" "$(grep "$UUID_D" "$WORK/verdicts.jsonl" | head -2)"
+fi
+# the mail E received is not E's sending; its frames were not even captured
+if metric_is tapwarden_vm_attempts_total "vm=\"$UUID_E\"" 0 && metric_is tapwarden_vm_messages_total "vm=\"$UUID_E\"" 0 &&
+	metric_is tapwarden_capture_frames_total 'tap="tape0"' 0 && ! grep -q "\"vm\":\"$UUID_E\"" "$WORK/verdicts.jsonl"; then
+	pass "guest E: the $N_E messages it received count nothing for it (0 frames, 0 sessions, no verdict)"
+else
+	fail "guest E counted" "attempts $(metric tapwarden_vm_attempts_total "vm=\"$UUID_E\"") frames $(metric tapwarden_capture_frames_total 'tap="tape0"')"
+fi
 if ! grep -q "\"vm\":\"$UUID_B\"" "$WORK/verdicts.jsonl" && metric_is tapwarden_vm_verdict "vm=\"$UUID_B\"" 0 &&
 	metric_is tapwarden_vm_verdict "vm=\"$UUID_A\"" 2; then
 	pass "guest B stays ok; verdict gauges A=2 (block), B=0"
@@ -240,6 +285,27 @@ EOC
 	else
 		fail "Prometheus scrape" "$(tail -n 3 "$WORK/prometheus.log")"
 	fi
+fi
+
+# ---- SIGHUP: reload ------------------------------------------------------------------------------
+reloads() { metric tapwarden_config_reloads_total "result=\"$1\""; }
+printf 'rules:\n  - name: broken\n    action: explode\n' >>"$WORK/policy.yaml"
+kill -HUP "$AGENT_PID"
+if wait_until 10 metric_is tapwarden_config_reloads_total 'result="failed"' 1 && ! pid_gone "$AGENT_PID" &&
+	log_has "config: $WORK/policy.yaml:[0-9]*:" && log_has "reload failed, the running policy"; then
+	pass "SIGHUP with a broken policy: refused with file:line, the agent runs on"
+else
+	fail "SIGHUP broken policy" "failed=$(reloads failed)"; show_agent_log 5
+fi
+cp "$ROOT/policies/default.yaml" "$WORK/policy.yaml"
+printf '# nobody\n' >"$WORK/whitelist.txt"
+kill -HUP "$AGENT_PID"
+if wait_until 10 metric_is tapwarden_config_reloads_total 'result="ok"' 1 &&
+	metric_is tapwarden_vm_whitelisted "vm=\"$UUID_D\"" 0 && metrics | grep -qx "tapwarden_whitelist_entries 0" &&
+	log_has "agent: reloaded policy=$WORK/policy.yaml"; then
+	pass "SIGHUP with good files: policy reloaded, D no longer whitelisted"
+else
+	fail "SIGHUP good files" "ok=$(reloads ok) wl=$(metric tapwarden_vm_whitelisted "vm=\"$UUID_D\"")"; show_agent_log 5
 fi
 
 # ---- clean stop -------------------------------------------------------------------------------

@@ -5,8 +5,10 @@ connection (tests/live/run.sh runs it inside a guest namespace).
 
     send.py SERVER N PER_SESSION FROM [--same]
 
---same: every message has the same subject and body (a campaign); otherwise
-each is a distinct transactional mail.  Prints the number of messages the
+--same: every message has the same subject and body (a campaign);
+--newsletter: the same issue of a list to every recipient, with
+List-Unsubscribe (one-click) and Precedence: bulk; otherwise each is a
+distinct transactional mail.  Prints the number of messages the
 server accepted (250 after DATA) and exits 1 if any was refused."""
 import smtplib
 import sys
@@ -14,6 +16,7 @@ from email.message import EmailMessage
 
 server, n, per, sender = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 same = "--same" in sys.argv[5:]
+newsletter = "--newsletter" in sys.argv[5:]
 sent = 0
 i = 0
 while i < n:
@@ -22,7 +25,13 @@ while i < n:
             m = EmailMessage()
             m["From"] = sender
             m["To"] = "rcpt%d@ext.test" % i
-            if same:
+            if newsletter:
+                m["Subject"] = "Garden club news, December"
+                m["List-Unsubscribe"] = "<https://news.d.tw.test/u/%d>" % i
+                m["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+                m["Precedence"] = "bulk"
+                m.set_content("This month: winter pruning.\n\nUnsubscribe: https://news.d.tw.test/u\n")
+            elif same:
                 m["Subject"] = "Cheap watches, best prices"
                 m.set_content("Buy now at http://198.18.9.9/w\n")
             else:
