@@ -39,7 +39,7 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 
-.PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration live bench demo deps
+.PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration live lxc bench demo deps
 all: $(B)/tapwarden-agent
 
 $(B)/%.o: %.c
@@ -68,7 +68,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libtwcore.a tests/unit/testutil.h
 check: deps
 	$(MAKE) --no-print-directory check-run
 
-check-run: unit unit-asan golden detect fuzz-smoke integration live
+check-run: unit unit-asan golden detect fuzz-smoke integration live lxc
 	@echo "make check: all tests passed"
 
 unit: $(UNIT_BINS)
@@ -93,6 +93,11 @@ integration: $(B)/tapwarden-agent
 # real clients; verdicts and /metrics asserted (root).
 live: $(B)/tapwarden-agent
 	TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/live/run.sh
+
+# A real libvirtd with LXC guests: lifecycle events from another process,
+# a libvirtd restart (reconnect) and a tap name handed from one VM to another.
+lxc: $(B)/tapwarden-agent
+	TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/lxc/run.sh
 
 # libFuzzer targets: the core is rebuilt with coverage instrumentation.
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer

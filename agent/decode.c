@@ -322,22 +322,34 @@ enum decode_result decode_packet(int dlt, const uint8_t *data, uint32_t caplen,
 	memset(d.vlan, 0, sizeof(d.vlan));
 	d.vlan_count = 0;
 	d.ifindex = -1;
+	d.mac_flags = 0;
 
 	switch (dlt) {
 	case DECODE_DLT_EN10MB:
 		if ((r = need(&f, 0, ETH_HLEN)) != DECODE_OK)
 			return r;
+		memcpy(d.dst_mac, data, 6);
+		memcpy(d.src_mac, data + 6, 6);
+		d.mac_flags = DECODE_MAC_SRC | DECODE_MAC_DST;
 		r = decode_ethertype(&f, rd16(data + 12), ETH_HLEN, &d);
 		break;
 	case DECODE_DLT_LINUX_SLL:
 		if ((r = need(&f, 0, SLL_HLEN)) != DECODE_OK)
 			return r;
+		if (rd16(data + 4) == 6) {      /* sender's address length */
+			memcpy(d.src_mac, data + 6, 6);
+			d.mac_flags = DECODE_MAC_SRC;
+		}
 		r = decode_ethertype(&f, rd16(data + 14), SLL_HLEN, &d);
 		break;
 	case DECODE_DLT_LINUX_SLL2:
 		if ((r = need(&f, 0, SLL2_HLEN)) != DECODE_OK)
 			return r;
 		d.ifindex = (int32_t)rd32(data + 4);
+		if (data[11] == 6) {
+			memcpy(d.src_mac, data + 12, 6);
+			d.mac_flags = DECODE_MAC_SRC;
+		}
 		r = decode_ethertype(&f, rd16(data), SLL2_HLEN, &d);
 		break;
 	case DECODE_DLT_RAW:

@@ -53,7 +53,13 @@ struct decoded_pkt {
 	uint16_t vlan[DECODE_MAX_VLANS]; /* outermost first; VID only (12 bits) */
 	uint8_t  vlan_count;        /* tags seen; may exceed DECODE_MAX_VLANS, extra not stored */
 	int32_t  ifindex;           /* SLL2 interface index, -1 when the link type has none */
+	uint8_t  src_mac[6], dst_mac[6];  /* link-layer addresses, when mac_flags says so */
+	uint8_t  mac_flags;         /* DECODE_MAC_SRC (Ethernet, SLL/SLL2 with a 6-byte
+				       address), DECODE_MAC_DST (Ethernet) */
 };
+
+#define DECODE_MAC_SRC 1
+#define DECODE_MAC_DST 2
 
 /*
  * Decode one frame of link type dlt (a DLT_* value).  caplen bytes are readable

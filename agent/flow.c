@@ -712,6 +712,13 @@ static struct flow *flow_create(struct flow_table *t, const struct decoded_pkt *
 	memcpy(fi.vlan, p->vlan, sizeof(fi.vlan));
 	fi.vlan_count = p->vlan_count;
 	fi.ifindex = p->ifindex;
+	if (src_client && (p->mac_flags & DECODE_MAC_SRC)) {
+		memcpy(fi.client_mac, p->src_mac, 6);
+		fi.has_client_mac = true;
+	} else if (!src_client && (p->mac_flags & DECODE_MAC_DST)) {
+		memcpy(fi.client_mac, p->dst_mac, 6);
+		fi.has_client_mac = true;
+	}
 	fi.syn_seen = p->flags & DECODE_TH_SYN;
 	fi.ts_us = ts;
 	t->c.flows_created++;

@@ -82,6 +82,8 @@ struct flow_info {
 	uint16_t vlan[DECODE_MAX_VLANS];
 	uint8_t  vlan_count;
 	int32_t  ifindex;
+	uint8_t  client_mac[6];           /* link-layer address of the client ... */
+	bool     has_client_mac;          /* ... when the first packet carried it */
 	bool     syn_seen;                /* false: picked up mid-stream */
 	uint64_t ts_us;                   /* first packet, capture clock, microseconds */
 };

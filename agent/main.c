@@ -570,7 +570,7 @@ static void on_verdict(void *ctx, const struct detect_verdict *v)
 static void detection_session(struct detection *det, const struct session *s)
 {
 	static struct stats_obs obs;   /* large; main is single-threaded */
-	const struct detect_vm_id *id = vmmap_file_lookup(&det->vms, s->fi.family, s->fi.client);
+	const struct detect_vm_id *id = vmmap_file_lookup(&det->vms, &s->fi);
 
 	observe_session(s, det->replies, &obs);
 	if (obs.ts_us > det->last_ts_us)

@@ -167,14 +167,22 @@ int vmmap_file_load(const char *path, struct vmmap_file *m, char *err, size_t ca
 	return r;
 }
 
-const struct detect_vm_id *vmmap_file_lookup(const struct vmmap_file *m, uint8_t family,
-					     const uint8_t *addr)
+const struct detect_vm_id *vmmap_file_lookup(const struct vmmap_file *m, const struct flow_info *fi)
 {
-	size_t alen = family == 4 ? 4 : 16;
-	for (size_t i = 0; i < m->n; i++)
-		if (m->e[i].kind == family && !memcmp(m->e[i].addr, addr, alen))
-			return &m->e[i].id;
-	return NULL;
+	size_t alen = fi->family == 4 ? 4 : 16;
+	const struct detect_vm_id *by_ip = NULL;
+
+	for (size_t i = 0; i < m->n; i++) {
+		const struct vmmap_file_entry *e = &m->e[i];
+
+		if (e->kind == 'm') {
+			if (fi->has_client_mac && !memcmp(e->addr, fi->client_mac, 6))
+				return &e->id;
+		} else if (!by_ip && e->kind == fi->family && !memcmp(e->addr, fi->client, alen)) {
+			by_ip = &e->id;
+		}
+	}
+	return by_ip;
 }
 
 void vmmap_file_fini(struct vmmap_file *m)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "detect.h"
+#include "flow.h"
 
 #define VMMAP_FILE_MAX 65536
 
@@ -33,9 +34,10 @@ struct vmmap_file {
 int vmmap_file_parse(const char *name, const char *buf, size_t len, struct vmmap_file *m,
 		     char *err, size_t cap);
 int vmmap_file_load(const char *path, struct vmmap_file *m, char *err, size_t cap);
-/* The VM of an address (family 4 or 6, bytes as in struct flow_info), or NULL. */
-const struct detect_vm_id *vmmap_file_lookup(const struct vmmap_file *m, uint8_t family,
-					     const uint8_t *addr);
+/* The VM of a flow's client: by its MAC when the map has that MAC (a MAC
+ * names the guest even when it changes its address), else by its IP
+ * address; NULL when neither is in the map. */
+const struct detect_vm_id *vmmap_file_lookup(const struct vmmap_file *m, const struct flow_info *fi);
 void vmmap_file_fini(struct vmmap_file *m);
 
 #endif

@@ -166,6 +166,9 @@ static void test_ethernet_ipv4(void **state)
 	check_tcp(&d, 4);
 	assert_int_equal(d.vlan_count, 0);
 	assert_int_equal(d.ifindex, -1);
+	assert_int_equal(d.mac_flags, DECODE_MAC_SRC | DECODE_MAC_DST);
+	assert_memory_equal(d.dst_mac, ((const uint8_t[6]){ 0x52, 0, 0, 0, 0, 1 }), 6);
+	assert_memory_equal(d.src_mac, ((const uint8_t[6]){ 0x52, 0, 0, 0, 0, 2 }), 6);
 	check_truncations(DECODE_DLT_EN10MB, f, n, l + 20 + 32);
 
 	/* Ethernet padding after the IP packet is not payload */
@@ -335,11 +338,14 @@ static void test_sll(void **state)
 	memset(f, 0, 16);
 	put16(f + 2, 1);        /* ARPHRD_ETHER */
 	put16(f + 4, 6);
+	f[6] = 0x52; f[11] = 9; /* the sender's MAC */
 	put16(f + 14, 0x0800);
 	size_t n = 16 + put_ipv4(f + 16, 6, 0);
 	assert_int_equal(decode_packet(DECODE_DLT_LINUX_SLL, f, (uint32_t)n, (uint32_t)n, &d), DECODE_OK);
 	check_tcp(&d, 4);
 	assert_int_equal(d.ifindex, -1);
+	assert_int_equal(d.mac_flags, DECODE_MAC_SRC);
+	assert_memory_equal(d.src_mac, ((const uint8_t[6]){ 0x52, 0, 0, 0, 0, 9 }), 6);
 	check_truncations(DECODE_DLT_LINUX_SLL, f, n, 16 + 20 + 32);
 
 	/* VLAN tag re-inserted by libpcap after the SLL header */
@@ -367,6 +373,11 @@ static void test_sll2(void **state)
 	assert_int_equal(decode_packet(DECODE_DLT_LINUX_SLL2, f, (uint32_t)n, (uint32_t)n, &d), DECODE_OK);
 	check_tcp(&d, 6);
 	assert_int_equal(d.ifindex, 7);
+	assert_int_equal(d.mac_flags, DECODE_MAC_SRC);
+	f[11] = 0;              /* no link-layer address */
+	assert_int_equal(decode_packet(DECODE_DLT_LINUX_SLL2, f, (uint32_t)n, (uint32_t)n, &d), DECODE_OK);
+	assert_int_equal(d.mac_flags, 0);
+	f[11] = 6;
 	check_truncations(DECODE_DLT_LINUX_SLL2, f, n, 20 + 40 + 32);
 }
 

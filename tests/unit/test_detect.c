@@ -166,19 +166,31 @@ static void test_vmmap_file(void **state)
 	const char *ok = "{\"198.18.100.10\": {\"uuid\": \"u-1\", \"name\": \"web-1\", \"plan\": \"vps-s\", \"whitelisted\": false},"
 			 " \"2001:db8::5\": {\"uuid\": \"u-2\", \"whitelisted\": true},"
 			 " \"52:54:00:12:34:56\": {\"uuid\": \"u-3\"}}";
-	uint8_t a4[16] = { 198, 18, 100, 10 }, a6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 5 };
+	struct flow_info v4 = { .family = 4, .client = { 198, 18, 100, 10 } };
+	struct flow_info v6 = { .family = 6, .client = { 0x20, 0x01, 0x0d, 0xb8, [15] = 5 } };
+	static const uint8_t mac3[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 	assert_int_equal(vmmap_file_parse("m", ok, strlen(ok), &m, err, sizeof(err)), 0);
 	assert_int_equal(m.n, 3);
-	const struct detect_vm_id *id = vmmap_file_lookup(&m, 4, a4);
+	const struct detect_vm_id *id = vmmap_file_lookup(&m, &v4);
 	assert_non_null(id);
 	assert_string_equal(id->name, "web-1");
 	assert_string_equal(id->plan, "vps-s");
-	id = vmmap_file_lookup(&m, 6, a6);
+	id = vmmap_file_lookup(&m, &v6);
 	assert_non_null(id);
 	assert_true(id->whitelisted);
 	assert_string_equal(id->name, "u-2");
-	a4[3] = 11;
-	assert_null(vmmap_file_lookup(&m, 4, a4));
+	/* the MAC wins over the address: the guest changed its IP */
+	memcpy(v4.client_mac, mac3, 6);
+	v4.has_client_mac = true;
+	id = vmmap_file_lookup(&m, &v4);
+	assert_non_null(id);
+	assert_string_equal(id->uuid, "u-3");
+	v4.client_mac[5] = 0x57;     /* a MAC not in the map: the address decides */
+	assert_string_equal(vmmap_file_lookup(&m, &v4)->uuid, "u-1");
+	v4.client[3] = 11;
+	assert_null(vmmap_file_lookup(&m, &v4));
+	memcpy(v4.client_mac, mac3, 6);
+	assert_string_equal(vmmap_file_lookup(&m, &v4)->uuid, "u-3");
 	vmmap_file_fini(&m);
 
 	const char *bad = "{\"nope\": {\"uuid\": \"x\"}, \"198.18.0.1\": {\"name\": \"n\", \"colour\": 1, \"whitelisted\": \"yes\"}}";

@@ -1,0 +1,228 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The live agent against a real libvirtd with LXC guests (as root):
+#
+#   TW_AGENT=/abs/path/tapwarden-agent bash tests/lxc/run.sh
+#
+# Lifecycle events here come from another process, as on a hypervisor.  A
+# "hypervisor" namespace holds br0 and smtp-sink's port (198.18.2.1); the
+# test starts virtlogd and libvirtd in it (no systemd; see
+# ../shared/NOTES.md for the cgroup workaround), and the agent attaches to
+# lxc:///system read-only.  Guests are transient LXC domains whose real
+# vnetN veths libvirt puts on br0; they run swaks and Python inside.
+#   1. guest A starts (vnet0), sends a burst of 120 identical messages:
+#      block verdict for A's UUID, /metrics counts exactly 120 for A;
+#   2. A is destroyed: the agent closes A's tap on libvirt's event;
+#   3. libvirtd restarts (its vnetN numbering starts again): the agent
+#      reconnects on its periodic re-sync (--resync-interval 5);
+#   4. guest B starts and gets A's old tap name vnet0; it sends 3
+#      transactional messages: B counts exactly 3, has no verdict, and A's
+#      figures and block verdict are unchanged: nothing leaked between the
+#      two VMs that shared the name.
+# Only one libvirtd can run per machine (/run/libvirt is fixed): the test
+# refuses to start when one is running.  Every wait is bounded; cleanup
+# destroys the domains and stops every process by PID.
+set -u
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=../integration/lib.sh
+source "$ROOT/tests/integration/lib.sh"
+
+if [[ -z "${TW_AGENT:-}" || ! -x "${TW_AGENT}" ]]; then
+	echo "lxc: TW_AGENT must name the tapwarden-agent binary (got '${TW_AGENT:-}')" >&2
+	exit 2
+fi
+[[ $(id -u) == 0 ]] || { echo "lxc: must run as root" >&2; exit 2; }
+for tool in libvirtd virtlogd virsh nsenter unshare smtp-sink swaks curl; do
+	command -v "$tool" >/dev/null || { echo "lxc: missing tool: $tool (libvirt-daemon-driver-lxc)" >&2; exit 2; }
+done
+if pgrep -x libvirtd >/dev/null; then
+	echo "lxc: a libvirtd is already running (pid $(pgrep -x libvirtd | tr '\n' ' ')); only one can run per machine" >&2
+	exit 2
+fi
+
+WORK=$(mktemp -d /tmp/tw-lxc.XXXXXX)
+chmod 755 "$WORK"
+TAG="twlx$$"
+NS_HV="$TAG-hv" NS_SRV="$TAG-srv"
+URI=lxc:///system
+UUID_A=aaaaaaaa-2222-4000-8000-00000000000a
+UUID_B=bbbbbbbb-2222-4000-8000-00000000000b
+DOM_A="$TAG-a" DOM_B="$TAG-b"
+METRICS=127.0.0.1:9188
+N_A=120 N_B=3
+FAILED=0
+LIBVIRTD_PID= VIRTLOGD_PID=
+
+virsh_q() { timeout 30 virsh -q -c "$URI" "$@"; }
+
+finish() {
+	local rc=$?
+	for d in "$DOM_A" "$DOM_B"; do virsh_q destroy "$d" >/dev/null 2>&1; done
+	[[ -n "${AGENT_PID:-}" ]] && stop_pid "$AGENT_PID" TERM 10
+	[[ -n "$LIBVIRTD_PID" ]] && stop_pid "$LIBVIRTD_PID" TERM 10
+	[[ -n "$VIRTLOGD_PID" ]] && stop_pid "$VIRTLOGD_PID" TERM 5
+	tw_cleanup_all
+	if [[ -n "${TW_KEEP:-}" ]]; then tw_log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+	exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+tw_log() { printf '%s\n' "lxc: $*" >&2; }
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1${2:+: $2}"; FAILED=$((FAILED + 1)); }
+show_agent_log() { tail -n "${1:-25}" "$WORK/agent.log" | sed 's/^/    | /'; }
+metrics() { ip netns exec "$NS_HV" curl -sf --max-time 5 "http://$METRICS/metrics"; }
+metric() { metrics | awk -v n="$1" -v l="$2" 'index($0, n "{") == 1 && index($0, l) { print $NF; exit }'; }
+metric_is() { [[ "$(metric "$1" "$2")" == "$3" ]]; }
+metrics_up() { metrics >/dev/null 2>&1; }
+log_has() { grep -q -- "$1" "$WORK/agent.log"; }
+verdict_for() { grep -q "\"vm\":\"$1\".*\"verdict\":\"$2\"" "$WORK/verdicts.jsonl" 2>/dev/null; }
+libvirt_up() { virsh -c "$URI" version >/dev/null 2>&1; }
+reconnected() { metrics | grep -qE '^tapwarden_vmmap_reconnects_total [1-9]'; }
+pidfile_pid() { local p; p=$(cat "$1" 2>/dev/null) && [[ -n "$p" ]] && echo "$p"; }
+
+# libvirtd in the hv namespace's network, with a mount namespace of its own
+# where the cgroup2 mount that breaks container start is not visible.
+start_libvirtd() {
+	rm -f "$WORK/libvirtd.pid"
+	nsenter --net="/run/netns/$NS_HV" unshare -m --propagation slave \
+		sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec libvirtd -d -p "$1"' sh "$WORK/libvirtd.pid" ||
+		return 1
+	wait_until 30 libvirt_up || return 1
+	LIBVIRTD_PID=$(pidfile_pid "$WORK/libvirtd.pid")
+	[[ -n "$LIBVIRTD_PID" ]]
+}
+
+# domain NAME UUID MAC ADDR: a transient LXC guest on br0 sharing the
+# host's filesystem (so swaks and Python run inside it).
+domain() {
+	cat >"$WORK/$1.xml" <<EOX
+<domain type='lxc'>
+  <name>$1</name>
+  <uuid>$2</uuid>
+  <metadata><tw:vm xmlns:tw="https://tapwarden.example/xmlns/1"><plan>vps-s</plan></tw:vm></metadata>
+  <memory>262144</memory>
+  <os><type>exe</type><init>/bin/sh</init></os>
+  <devices>
+    <console type='pty'/>
+    <interface type='bridge'>
+      <source bridge='br0'/>
+      <mac address='$3'/>
+      <ip address='$4' prefix='24'/>
+    </interface>
+  </devices>
+</domain>
+EOX
+	virsh_q create "$WORK/$1.xml" >/dev/null
+}
+in_guest() { local d=$1; shift; timeout 120 virsh -q -c "$URI" lxc-enter-namespace "$d" --noseclabel -- "$@"; }
+tap_of() { virsh_q domiflist "$1" 2>/dev/null | awk '$2 == "bridge" { print $1; exit }'; }
+
+# ---- topology and libvirt ----------------------------------------------------------
+mkdir -p /var/log/libvirt /run/libvirt
+ns_new "$NS_HV" && ns_new "$NS_SRV" || { tw_log "cannot make namespaces"; exit 1; }
+ip -n "$NS_HV" link add br0 type bridge stp_state 0 forward_delay 0 && ip -n "$NS_HV" link set br0 up &&
+	ip -n "$NS_HV" link add vsrv type veth peer name eth0 netns "$NS_SRV" &&
+	ip -n "$NS_HV" link set vsrv master br0 up && ip -n "$NS_SRV" link set eth0 up &&
+	ip -n "$NS_SRV" addr add 198.18.2.1/24 dev eth0 || { tw_log "cannot make the bridge"; exit 1; }
+sink_start sink 198.18.2.1 || { tw_log "smtp-sink did not start"; exit 1; }
+nsenter --net="/run/netns/$NS_HV" virtlogd -d -p "$WORK/virtlogd.pid" &&
+	wait_until 10 pidfile_pid "$WORK/virtlogd.pid" >/dev/null || { tw_log "virtlogd did not start"; exit 1; }
+VIRTLOGD_PID=$(pidfile_pid "$WORK/virtlogd.pid")
+if start_libvirtd; then
+	pass "libvirtd (LXC driver) answers, pid $LIBVIRTD_PID"
+else
+	fail "libvirtd start" "$(tail -n 5 /var/log/libvirt/libvirtd.log 2>/dev/null)"; exit 1
+fi
+
+# ---- the agent ---------------------------------------------------------------------------
+ip netns exec "$NS_HV" "$TW_AGENT" --libvirt "$URI" --resync-interval 5 \
+	--policy "$ROOT/policies/default.yaml" --replies "$ROOT/policies/replies.yaml" \
+	--verdicts "$WORK/verdicts.jsonl" --metrics "$METRICS" >"$WORK/agent.log" 2>&1 &
+AGENT_PID=$!
+wait_until 20 metrics_up || { fail "agent start"; show_agent_log; exit 1; }
+
+# ---- guest A: a burst on vnet0 -----------------------------------------------------------
+domain "$DOM_A" "$UUID_A" 52:54:00:2a:00:01 198.18.2.2 || { fail "create guest A"; exit 1; }
+TAP_A=$(tap_of "$DOM_A")
+if [[ -n "$TAP_A" ]] && wait_until 10 metric_is tapwarden_capture_up "tap=\"$TAP_A\",vm=\"$UUID_A\"" 1; then
+	pass "guest A started on $TAP_A; the agent opened it from libvirt's event"
+else
+	fail "guest A's tap ($TAP_A) not captured"; show_agent_log; exit 1
+fi
+if out=$(in_guest "$DOM_A" /usr/bin/python3 "$ROOT/tests/live/send.py" 198.18.2.1 "$N_A" 4 promo@a.tw.test --same 2>&1) &&
+	[[ "$out" == "$N_A" ]]; then
+	pass "guest A sent $N_A messages from inside the container"
+else
+	fail "guest A client" "$out"
+fi
+if wait_until 30 verdict_for "$UUID_A" block && wait_until 20 metric_is tapwarden_vm_messages_total "vm=\"$UUID_A\"" "$N_A"; then
+	pass "guest A: block verdict, $N_A messages counted"
+else
+	fail "guest A verdict/count" "messages $(metric tapwarden_vm_messages_total "vm=\"$UUID_A\"")"; show_agent_log
+fi
+
+# ---- A stops, libvirtd restarts, B gets the same tap name ------------------------------------
+virsh_q destroy "$DOM_A" >/dev/null
+if wait_until 10 log_has "tap closed tap=$TAP_A vm=$UUID_A .*why=unmapped" &&
+	metric_is tapwarden_vm_taps "vm=\"$UUID_A\"" 0; then
+	pass "guest A destroyed: its tap closed on libvirt's event"
+else
+	fail "guest A stop not seen"; show_agent_log
+fi
+stop_pid "$LIBVIRTD_PID" TERM 15
+LIBVIRTD_PID=
+if start_libvirtd && wait_until 30 reconnected; then
+	pass "libvirtd restarted; the agent reconnected (periodic re-sync)"
+else
+	fail "agent reconnect after the libvirtd restart"; show_agent_log; exit 1
+fi
+domain "$DOM_B" "$UUID_B" 52:54:00:2b:00:01 198.18.2.3 || { fail "create guest B"; exit 1; }
+TAP_B=$(tap_of "$DOM_B")
+if [[ "$TAP_B" == "$TAP_A" ]]; then
+	pass "guest B got guest A's old tap name $TAP_B"
+else
+	fail "guest B's tap is $TAP_B, not A's $TAP_A: the reuse case was not produced"
+fi
+if wait_until 15 metric_is tapwarden_capture_up "tap=\"$TAP_B\",vm=\"$UUID_B\"" 1; then
+	pass "the agent maps $TAP_B to guest B now"
+else
+	fail "guest B's tap not captured"; show_agent_log
+fi
+for i in $(seq 1 "$N_B"); do
+	in_guest "$DOM_B" /usr/bin/swaks --server 198.18.2.1 --helo b.tw.test --from shop@b.tw.test \
+		--to "customer$i@ext.test" --header "Subject: Your order $((4711 + i)) has shipped" \
+		--body "Order $((4711 + i)) is on its way." --timeout 20 >"$WORK/swaks-b$i.log" 2>&1 ||
+		fail "guest B swaks $i" "$(tail -n 3 "$WORK/swaks-b$i.log")"
+done
+if wait_until 20 metric_is tapwarden_vm_messages_total "vm=\"$UUID_B\"" "$N_B" &&
+	metric_is tapwarden_vm_messages_total "vm=\"$UUID_A\"" "$N_A" &&
+	metric_is tapwarden_vm_sessions_total "vm=\"$UUID_B\"" "$N_B"; then
+	pass "B counts exactly its $N_B messages; A still $N_A"
+else
+	fail "counts after the reuse" "A $(metric tapwarden_vm_messages_total "vm=\"$UUID_A\"") B $(metric tapwarden_vm_messages_total "vm=\"$UUID_B\"")"
+fi
+if ! grep -q "\"vm\":\"$UUID_B\"" "$WORK/verdicts.jsonl" && metric_is tapwarden_vm_verdict "vm=\"$UUID_B\"" 0 &&
+	metric_is tapwarden_vm_verdict "vm=\"$UUID_A\"" 2; then
+	pass "A's block verdict stayed with A; B on the same tap name is ok"
+else
+	fail "verdict leaked" "$(grep -c "$UUID_B" "$WORK/verdicts.jsonl")"
+fi
+
+# ---- clean stop ----------------------------------------------------------------------------------
+kill -TERM "$AGENT_PID"
+if wait_until 10 pid_gone "$AGENT_PID"; then
+	wait "$AGENT_PID"; rc=$?
+	AGENT_PID=
+	[[ $rc == 0 ]] && pass "SIGTERM: clean stop, exit 0" || fail "SIGTERM" "exit $rc"
+else
+	fail "SIGTERM: agent still running after 10 s"
+fi
+if (( FAILED )); then
+	echo "lxc: $FAILED check(s) failed"
+	show_agent_log 20
+	exit 1
+fi
+echo "lxc: all checks passed"
