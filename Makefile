@@ -115,8 +115,12 @@ fuzz-smoke: fuzz-build
 fuzz: fuzz-build
 	FUZZ_SECONDS=$${FUZZ_SECONDS_LONG:-1800} bash tests/fuzz/run.sh
 
+# Offline speed and memory, then live capture on a veth against tcpdump
+# (root; with the default 4 MiB and a 16 MiB capture buffer).
 bench: $(B)/tapwarden-agent
 	TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/bench/run.sh
+	TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/live/bench.sh
+	CAPBUF=16777216 TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/live/bench.sh
 
 deps:
 	bash .ci/deps

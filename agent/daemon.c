@@ -42,7 +42,7 @@
 #include "vmmap.h"
 #include "whitelist.h"
 
-#define DAEMON_BUDGET      256    /* frames per pcap_dispatch call */
+#define DAEMON_BUDGET      1024   /* frames per pcap_dispatch call */
 #define DAEMON_TIMEOUT_MS  100    /* pcap block timeout: latency of a quiet tap */
 #define DAEMON_RETRY_S     1      /* a tap that is not up is tried again this often */
 #define DAEMON_SYNC_RETRY_S 5     /* first retry of a failed libvirt sync (doubling) */

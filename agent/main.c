@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bpffilter.h"
 #include "capture.h"
 #include "daemon.h"
 #include "detect.h"
@@ -54,6 +55,7 @@ struct opts {
 	uint32_t resync_s;
 	bool set_max_flows, set_total_buffer, set_max_parsers;
 	bool check_only;
+	bool print_filter;
 	struct session_config cfg;
 	uint32_t max_waiting;
 };
@@ -110,6 +112,8 @@ static void usage(FILE *f)
 "                           (\"UUID [until EPOCH]\"): never blocked by detection\n"
 "      --resync-interval SEC  full re-sync with libvirt this often, and a\n"
 "                           reconnect when libvirtd restarted (default 300)\n"
+"      --print-filter       print the capture filter the daemon installs on each\n"
+"                           tap for --ports (pcap-filter(7) text) and exit\n"
 "SIGHUP reloads --policy, --replies and --whitelist atomically: a file with\n"
 "errors is logged with file:line and the running configuration is kept.\n"
 "  -n, --check              validate options and files, print \"configuration OK\"\n"
@@ -251,7 +255,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_SAMPLE = 256, O_MAXPARSERS, O_MAXFLOWS, O_FLOWBUF, O_TOTALBUF, O_IDLE, O_SHORT, O_STATS,
 	       O_POLICY, O_REPLIES, O_VMMAP, O_VERDICTS, O_MAXVMS, O_LIBVIRT, O_METRICS, O_CAPBUF,
-	       O_WHITELIST, O_RESYNC };
+	       O_WHITELIST, O_RESYNC, O_PRINTFILTER };
 	static const struct option lopts[] = {
 		{ "read", required_argument, NULL, 'r' },
 		{ "sessions", required_argument, NULL, 'w' },
@@ -274,6 +278,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "capture-buffer", required_argument, NULL, O_CAPBUF },
 		{ "whitelist", required_argument, NULL, O_WHITELIST },
 		{ "resync-interval", required_argument, NULL, O_RESYNC },
+		{ "print-filter", no_argument, NULL, O_PRINTFILTER },
 		{ "check", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -390,6 +395,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				o->resync_s = (uint32_t)v;
 			}
 			break;
+		case O_PRINTFILTER: o->print_filter = true; break;
 		case 'n': o->check_only = true; break;
 		case 'v': log_set_level(LOG_LVL_DEBUG); break;
 		case 'h': usage(stdout); exit(0);
@@ -401,7 +407,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		log_err("config: unexpected argument \"%s\"", argv[optind]);
 		errors++;
 	}
-	if (!o->read && !o->check_only) {
+	if (!o->read && !o->check_only && !o->print_filter) {
 		/* live daemon */
 		if (o->sessions || o->stats || o->vm_map) {
 			log_err("config: --sessions, --stats and --vm-map are for --read (offline) only; "
@@ -629,6 +635,18 @@ int main(int argc, char **argv)
 	o.max_waiting = 1u << 22;
 	if (parse_args(argc, argv, &o) < 0)
 		return 1;
+	if (o.print_filter) {
+		/* what the live daemon installs on every tap (pcap-filter(7)
+		 * text: tcpdump takes it as it is) */
+		static char text[BPFFILTER_TEXT_MAX];
+
+		if (bpffilter_text(o.cfg.ports, o.cfg.n_ports, BPFFILTER_GUEST_CLIENT, text, sizeof(text)) < 0) {
+			log_err("config: cannot build the capture filter for these ports");
+			return 1;
+		}
+		printf("%s\n", text);
+		return 0;
+	}
 
 	if (!o.shorteners)
 		o.shorteners = default_data_file("shorteners.txt", pathbuf, sizeof(pathbuf));

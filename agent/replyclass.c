@@ -17,22 +17,16 @@ static char lower(char c)
 	return (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 }
 
-/* Case-insensitive: does hay (len n) contain needle (lower case)? */
+/* Does hay (len n, already lower case) contain needle (lower case), or
+ * start with it when anchored? */
 static bool contains(const char *hay, size_t n, const char *needle, bool anchored)
 {
 	size_t m = strlen(needle);
 	if (m > n)
 		return false;
-	for (size_t i = 0; i + m <= n; i++) {
-		size_t j = 0;
-		while (j < m && lower(hay[i + j]) == needle[j])
-			j++;
-		if (j == m)
-			return true;
-		if (anchored)
-			return false;
-	}
-	return false;
+	if (anchored)
+		return memcmp(hay, needle, m) == 0;
+	return memmem(hay, n, needle, m) != NULL;
 }
 
 /* The enhanced status code at the start of text ("5.7.1 ..."); its length or 0. */
@@ -81,9 +75,9 @@ static bool pattern_matches(const struct reply_pattern *p, int code, const char 
 	return false;
 }
 
-/* Join a multi-line text into one line: "\n" and the repeated enhanced
- * code of a continuation line ("...not authorized to\n5.7.1 send ...")
- * become one space, so wordings match across line breaks. */
+/* Join a multi-line text into one lower-case line: "\n" and the repeated
+ * enhanced code of a continuation line ("...not authorized to\n5.7.1 send
+ * ...") become one space, so wordings match across line breaks. */
 static size_t unfold(const char *t, size_t n, size_t elen, char *out)
 {
 	size_t o = 0;
@@ -96,7 +90,7 @@ static size_t unfold(const char *t, size_t n, size_t elen, char *out)
 				i += elen + 1;
 			continue;
 		}
-		out[o++] = t[i];
+		out[o++] = lower(t[i]);
 	}
 	out[o] = '\0';
 	return o;
@@ -107,10 +101,7 @@ struct replyclass replyclass_classify(const struct reply_patterns *pats, int cod
 {
 	struct replyclass rc = { RC_OTHER, 0, NULL };
 	char text[MAX_SCAN + 1];
-	size_t n = raw ? strnlen(raw, MAX_SCAN) : 0;
-	size_t elen = enhanced_len(raw ? raw : "", n);
-
-	n = unfold(raw ? raw : "", n, elen, text);
+	size_t n, elen;
 
 	if (code >= 200 && code < 300)
 		rc.base = RC_OK;
@@ -121,6 +112,9 @@ struct replyclass replyclass_classify(const struct reply_patterns *pats, int cod
 	/* success replies are never problems, whatever their text says */
 	if (!pats || rc.base == RC_OK || rc.base == RC_OTHER)
 		return rc;
+	n = raw ? strnlen(raw, MAX_SCAN) : 0;
+	elen = enhanced_len(raw ? raw : "", n);
+	n = unfold(raw ? raw : "", n, elen, text);
 	for (uint32_t i = 0; i < pats->n; i++) {
 		const struct reply_pattern *p = &pats->p[i];
 		if ((rc.bits & p->cls) && (p->cls != RCLS_BLOCKLIST || rc.list))
