@@ -76,8 +76,8 @@ static int parse_line(const char *name, unsigned lineno, const char *p, const ch
 	if (!next_word(&p, e, &w, &wl))
 		return 0;
 	if (!whitelist_uuid_valid(w, wl)) {
-		add_err(errs, "%s:%u: \"%.40s\" is not a domain UUID (8-4-4-4-12 hex digits)",
-			name, lineno, w);
+		add_err(errs, "%s:%u: \"%.*s\" is not a domain UUID (8-4-4-4-12 hex digits)",
+			name, lineno, (int)(wl < 40 ? wl : 40), w);
 		return 1;
 	}
 	memset(&ent, 0, sizeof(ent));
@@ -102,7 +102,8 @@ static int parse_line(const char *name, unsigned lineno, const char *p, const ch
 			return 1;
 		}
 		if (next_word(&p, e, &w, &wl)) {
-			add_err(errs, "%s:%u: unexpected \"%.40s\" after the expiry", name, lineno, w);
+			add_err(errs, "%s:%u: unexpected \"%.*s\" after the expiry", name, lineno,
+				(int)(wl < 40 ? wl : 40), w);
 			return 1;
 		}
 	}

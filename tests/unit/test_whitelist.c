@@ -85,6 +85,21 @@ static void test_errors_name_every_line(void **state)
 	assert_non_null(strstr(e.msg[5], "wl:7: unexpected"));
 	assert_non_null(strstr(e.msg[6], "wl:8: "));
 
+	/* the buffer is not a C string: errors quote only what is there
+	 * (under ASan, a read past the end fails this test) */
+	char *raw = malloc(6);
+	assert_non_null(raw);
+	memcpy(raw, "x-uuid", 6);
+	assert_int_equal(whitelist_parse("wl", raw, 6, &w, &e), -EINVAL);
+	assert_non_null(strstr(e.msg[0], "\"x-uuid\" is not"));
+	memcpy(raw, U1, 6);
+	free(raw);
+	raw = malloc(36 + 10);
+	memcpy(raw, U1 " until 5 x", 46);
+	assert_int_equal(whitelist_parse("wl", raw, 46, &w, &e), -EINVAL);
+	assert_non_null(strstr(e.msg[0], "unexpected \"x\""));
+	free(raw);
+
 	/* a NUL byte inside a line */
 	static const char nul[] = U1 "\0x\n";
 	assert_int_equal(whitelist_parse("wl", nul, sizeof(nul) - 1, &w, &e), -EINVAL);
