@@ -16,7 +16,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
-PKGS    := libpcap jansson libxxhash nettle yaml-0.1 libxml-2.0 libvirt libevent
+PKGS    := libpcap jansson libxxhash nettle yaml-0.1 libxml-2.0 libvirt libevent libnftnl libmnl
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
@@ -29,7 +29,7 @@ DEPFLAGS      = -MMD -MP
 # that do I/O (listed in AGENT_IO) and main.c.  output.c writes to a FILE
 # it is given and is unit tested, so it lives in the library.  Unit tests and fuzz targets
 # link only the core.
-AGENT_IO    := agent/main.c agent/capture.c agent/daemon.c agent/metrics.c
+AGENT_IO    := agent/main.c agent/capture.c agent/daemon.c agent/metrics.c agent/nft.c agent/enforce_nft.c
 CORE_SRCS   := $(filter-out $(AGENT_IO),$(wildcard agent/*.c)) $(wildcard common/*.c)
 CORE_OBJS   := $(CORE_SRCS:%.c=$(B)/%.o)
 AGENT_OBJS  := $(patsubst %.c,$(B)/%.o,$(wildcard $(AGENT_IO)))
@@ -55,6 +55,11 @@ $(B)/libtwcore.a: $(CORE_OBJS)
 
 $(B)/tapwarden-agent: $(AGENT_OBJS) $(B)/libtwcore.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(AGENT_OBJS) $(B)/libtwcore.a $(PKG_LIBS) -lm
+
+# enforcement tools for tests and bench: the agent's own nftables backend
+$(B)/tests/nftbulk: tests/enforce/nftbulk.c $(B)/agent/nft.o $(B)/agent/enforce_nft.o $(B)/libtwcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/agent/nft.o $(B)/agent/enforce_nft.o $(B)/libtwcore.a $(PKG_LIBS) -lm
 
 $(B)/tests/%: tests/unit/%.c $(B)/libtwcore.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)

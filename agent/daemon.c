@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -34,6 +35,8 @@
 #include "bpffilter.h"
 #include "capture.h"
 #include "detect.h"
+#include "enforce.h"
+#include "enforce_nft.h"
 #include "jsonw.h"
 #include "log.h"
 #include "metrics.h"
@@ -46,6 +49,8 @@
 #define DAEMON_TIMEOUT_MS  100    /* pcap block timeout: latency of a quiet tap */
 #define DAEMON_RETRY_S     1      /* a tap that is not up is tried again this often */
 #define DAEMON_SYNC_RETRY_S 5     /* first retry of a failed libvirt sync (doubling) */
+#define DAEMON_COUNTERS_S  5      /* drop counters read from the kernel this often */
+#define DAEMON_MANUAL_S    (3650u * 86400u)   /* "manual" blocks: until lifted */
 
 /* Cumulative per-VM figures for the metrics (a VM keeps its entry after it
  * stops: Prometheus counters must not go backwards). */
@@ -119,6 +124,14 @@ struct daemon {
 	struct log_ratelimit rl_open, rl_err;
 	bool write_failed;
 	bool stopping;
+	/* enforcement */
+	struct enforce *enf;
+	struct enforce_nft *nftb;              /* NULL: dry run */
+	struct enforce_backend *dry;
+	struct event *ev_nft;
+	uint64_t next_counters_s, last_resync_ms;
+	bool resync_due;
+	uint64_t results[4][2];                /* enforce_action x {applied, failed} */
 };
 
 static uint64_t now_us(void)
@@ -127,6 +140,16 @@ static uint64_t now_us(void)
 
 	gettimeofday(&tv, NULL);
 	return (uint64_t)tv.tv_sec * 1000000ULL + (uint64_t)tv.tv_usec;
+}
+
+/* Block expiries run on the monotonic clock (the kernel's timeouts are
+ * relative): a wall-clock step must not lengthen or end a block. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -200,6 +223,11 @@ static void on_verdict(void *ctx, const struct detect_verdict *v)
 		vm->would_block = v->verdict == PA_BLOCK && v->observe_only;
 		vm->verdicts++;
 	}
+	/* the agent's own decision; the dry-run backend logs instead */
+	if (v->verdict == PA_BLOCK && d->enf)
+		enforce_block(d->enf, v->vm->uuid, v->vm->name,
+			      v->duration_s == POLICY_MANUAL ? DAEMON_MANUAL_S : v->duration_s, ENFORCE_AUTO,
+			      v->n_fired ? v->policy->rules[v->fired[0].rule].name : "policy", mono_ms());
 	if (!d->cfg->verdicts)
 		return;
 	jsonw_reset(&d->w);
@@ -336,6 +364,8 @@ static int tap_open(struct dtap *tap)
 		tap->stale_sync = 0;
 	}
 	tap->ifindex = idx;
+	if (d->enf && idx)
+		enforce_tap_added(d->enf, tap->id.uuid, tap->id.name, tap->ifname, idx, mono_ms());
 	tap->ev = event_new(d->base, capture_live_fd(tap->cap), EV_READ | EV_PERSIST,
 			    on_tap_readable, tap);
 	if (!tap->ev || event_add(tap->ev, NULL) != 0) {
@@ -388,6 +418,8 @@ static void tap_close(struct daemon *d, struct dtap *tap, const char *why)
 		 sc->sessions_closed, sc->messages, tap->ks.dropped);
 	if (tap->vm && tap->vm->taps)
 		tap->vm->taps--;
+	if (d->enf && tap->ifindex)
+		enforce_tap_removed(d->enf, tap->ifindex, mono_ms());
 	if (tap->ev)
 		event_free(tap->ev);
 	capture_live_close(tap->cap);
@@ -444,6 +476,9 @@ static void on_tap_added(void *arg, const struct vmmap_tap *vt)
 		tap->vm->whitelisted = tap->id.whitelisted;
 	}
 	d->taps[d->ntaps++] = tap;
+	/* a blocked VM's new tap is blocked before it is even captured */
+	if (d->enf && tap->ifindex)
+		enforce_tap_added(d->enf, tap->id.uuid, tap->id.name, tap->ifname, tap->ifindex, mono_ms());
 	log_info("vmmap: tap mapped tap=%s vm=%s name=%s plan=%s whitelisted=%d generation=%" PRIu64,
 		 vt->ifname, vt->uuid, tap->id.name, vt->plan[0] ? vt->plan : "-",
 		 tap->id.whitelisted, vt->generation);
@@ -500,6 +535,67 @@ static void apply_whitelist(struct daemon *d, uint64_t now_s)
 		d->vms[i]->whitelisted = whitelist_contains(&d->wl, d->vms[i]->uuid, now_s);
 }
 
+/* Enforcement's share of the tick: expiries, a repair someone else's
+ * change asked for (at most once a second), the drop counters. */
+static void enforce_periodic(struct daemon *d, uint64_t now_s)
+{
+	uint64_t ms = mono_ms();
+
+	if (!d->enf)
+		return;
+	enforce_tick(d->enf, ms);
+	if (d->resync_due && ms >= d->last_resync_ms + 1000) {
+		d->resync_due = false;
+		d->last_resync_ms = ms;
+		log_info("enforce: nftables changed by another process: checking table netdev %s", NFT_TABLE);
+		enforce_resync(d->enf, ms);
+	}
+	if (d->nftb && now_s >= d->next_counters_s) {
+		struct nft_chain *ch = NULL;
+		size_t n = 0;
+
+		d->next_counters_s = now_s + DAEMON_COUNTERS_S;
+		if (enforce_nft_counters(d->nftb, &ch, &n) == 0)
+			for (size_t i = 0; i < n; i++)
+				enforce_note_dropped(d->enf, ch[i].ifindex, ch[i].dropped);
+		free(ch);
+	}
+}
+
+static void on_nft(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	int r = nft_monitor_read(enforce_nft_handle(d->nftb));
+
+	(void)fd;
+	(void)what;
+	if (r != 0) {
+		/* another process committed a change (or we lost track):
+		 * re-read and repair soon, not on every notification */
+		d->resync_due = true;
+		if (mono_ms() >= d->last_resync_ms + 1000)
+			enforce_periodic(d, now_us() / 1000000);
+	}
+}
+
+static void on_enforce_result(void *arg, const struct enforce_result *r)
+{
+	struct daemon *d = arg;
+	static const char *const an[] = { "block", "unblock", "expire", "refused" };
+
+	if ((unsigned)r->action <= EA_REFUSED)
+		d->results[r->action][r->error ? 1 : 0]++;
+	if (r->error)
+		log_err("enforce: %s FAILED vm=%s name=%s origin=%s error=\"%s\"", an[r->action], r->uuid,
+			r->name, r->origin == ENFORCE_MANUAL ? "manual" : "auto", r->message ? r->message : "");
+	else
+		log_info("enforce: %s %s vm=%s name=%s origin=%s remaining=%llus taps=%u backend=%s%s%s%s",
+			 an[r->action], r->action == EA_REFUSED ? "not applied" : "applied", r->uuid, r->name,
+			 r->origin == ENFORCE_MANUAL ? "manual" : "auto", (unsigned long long)r->remaining_s,
+			 r->taps, d->nftb ? "nftables" : "dry-run", r->message ? " note=\"" : "",
+			 r->message ? r->message : "", r->message ? "\"" : "");
+}
+
 /* The periodic full sync with libvirt (safety net for lost events; also
  * reconnects after a libvirtd restart); failures back off from
  * DAEMON_SYNC_RETRY_S up to the configured interval. */
@@ -539,6 +635,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	periodic_sync(d, now / 1000000);
 	apply_whitelist(d, now / 1000000);
+	enforce_periodic(d, now / 1000000);
 	for (size_t i = 0; i < d->ntaps; i++) {
 		struct dtap *tap = d->taps[i];
 
@@ -593,8 +690,8 @@ static void reload(struct daemon *d)
 		free(nr);
 		return;
 	}
-	/* enforcement is the next step: until then every block is "would block" */
-	np->observe_only = true;
+	if (d->cfg->dry_run)
+		np->observe_only = true;
 	detect_set_policy(d->detect, np);
 	free(d->own_policy);
 	free(d->own_replies);
@@ -603,6 +700,8 @@ static void reload(struct daemon *d)
 	whitelist_fini(&d->wl);
 	d->wl = nw;
 	apply_whitelist(d, now_us() / 1000000);
+	if (d->enf)
+		enforce_set_whitelist(d->enf, &d->wl, now_us() / 1000000, mono_ms());
 	d->reloads_ok++;
 	log_info("agent: reloaded policy=%s rules=%u replies=%s patterns=%u whitelist=%s entries=%zu",
 		 d->cfg->policy_path, np->n_rules, d->cfg->replies_path, nr->n,
@@ -765,6 +864,47 @@ static void render(void *ctx, struct evbuffer *b)
 	metrics_sample_u64(b, "tapwarden_detect_vms", NULL, 0, dc->vms);
 	metrics_family(b, "tapwarden_detect_verdicts_total", "counter", "verdict changes, all VMs");
 	metrics_sample_u64(b, "tapwarden_detect_verdicts_total", NULL, 0, dc->verdicts);
+	if (d->enf) {
+		const struct enforce_counters *ec = enforce_counters(d->enf);
+		uint64_t now_ms = mono_ms(), rem;
+		static const char *const an[] = { "block", "unblock", "expire", "refused" };
+
+		metrics_family(b, "tapwarden_vm_blocked", "gauge", "1: port 25 of the VM is blocked now");
+		metrics_family(b, "tapwarden_vm_block_remaining_seconds", "gauge", "time left of the VM's block");
+		metrics_family(b, "tapwarden_vm_dropped_packets_total", "counter",
+			       "packets of the VM dropped by its block (kernel counters, every 5 s)");
+		for (size_t i = 0; i < d->nvms; i++) {
+			bool bl = enforce_is_blocked(d->enf, d->vms[i]->uuid, now_ms, &rem);
+
+			l[0] = (struct metrics_label){ "vm", d->vms[i]->uuid };
+			l[1] = (struct metrics_label){ "name", d->vms[i]->name };
+			metrics_sample_u64(b, "tapwarden_vm_blocked", l, 2, bl);
+			metrics_sample_u64(b, "tapwarden_vm_block_remaining_seconds", l, 2, bl ? rem : 0);
+			metrics_sample_u64(b, "tapwarden_vm_dropped_packets_total", l, 2,
+					   enforce_dropped(d->enf, d->vms[i]->uuid));
+		}
+		metrics_family(b, "tapwarden_enforce_blocked_vms", "gauge", "VMs blocked now (also those not running)");
+		metrics_sample_u64(b, "tapwarden_enforce_blocked_vms", NULL, 0, enforce_blocked_count(d->enf, now_ms));
+		metrics_family(b, "tapwarden_enforce_results_total", "counter",
+			       "blocks, unblocks, expiries and refusals (whitelisted), applied or failed");
+		for (int a = 0; a < 4; a++)
+			for (int f = 0; f < 2; f++) {
+				l[0] = (struct metrics_label){ "action", an[a] };
+				l[1] = (struct metrics_label){ "result", f ? "failed" : "applied" };
+				metrics_sample_u64(b, "tapwarden_enforce_results_total", l, 2, d->results[a][f]);
+			}
+		metrics_family(b, "tapwarden_enforce_transactions_total", "counter", "netlink transactions by result");
+		l[0] = (struct metrics_label){ "result", "ok" };
+		metrics_sample_u64(b, "tapwarden_enforce_transactions_total", l, 1,
+				   ec->transactions - ec->transactions_failed);
+		l[0] = (struct metrics_label){ "result", "refused" };
+		metrics_sample_u64(b, "tapwarden_enforce_transactions_total", l, 1, ec->transactions_failed);
+		metrics_family(b, "tapwarden_enforce_resyncs_total", "counter",
+			       "kernel state re-read (a refused transaction, another process's change)");
+		metrics_sample_u64(b, "tapwarden_enforce_resyncs_total", NULL, 0, ec->resyncs);
+		metrics_family(b, "tapwarden_enforce_dry_run", "gauge", "1: blocks are logged, not installed");
+		metrics_sample_u64(b, "tapwarden_enforce_dry_run", NULL, 0, d->nftb == NULL);
+	}
 	metrics_family(b, "tapwarden_observe_only", "gauge",
 		       "1: blocks are reported (would block), never enforced");
 	metrics_sample_u64(b, "tapwarden_observe_only", NULL, 0, d->policy->observe_only);
@@ -792,8 +932,8 @@ int daemon_run(const struct daemon_config *cfg)
 	d->rl_open = (struct log_ratelimit){ .burst = 20, .interval_s = 60 };
 	d->rl_err = (struct log_ratelimit){ .burst = 10, .interval_s = 60 };
 	signal(SIGPIPE, SIG_IGN);
-	/* enforcement is the next step: until then every block is "would block" */
-	cfg->policy->observe_only = true;
+	if (cfg->dry_run)
+		cfg->policy->observe_only = true;
 
 	if (cfg->whitelist_path) {
 		struct policy_errors errs;
@@ -835,6 +975,36 @@ int daemon_run(const struct daemon_config *cfg)
 		log_err("metrics: %s", err);
 		goto out;
 	}
+	/* enforcement before the tap map: its first sync already blocks the
+	 * taps of VMs the kernel says are blocked */
+	if (cfg->policy->observe_only) {
+		d->dry = enforce_dryrun_new();
+	} else if (!(d->nftb = enforce_nft_new(cfg->session.ports, cfg->session.n_ports, err, sizeof(err)))) {
+		log_err("enforce: cannot reach nftables error=\"%s\" (CAP_NET_ADMIN?; --dry-run to run without)", err);
+		goto out;
+	}
+	d->enf = enforce_new(d->nftb ? enforce_nft_backend(d->nftb) : d->dry, cfg->session.ports,
+			     cfg->session.n_ports, on_enforce_result, d);
+	if (!d->enf) {
+		log_err("agent: out of memory at start");
+		goto out;
+	}
+	enforce_set_whitelist(d->enf, &d->wl, now_us() / 1000000, mono_ms());
+	if (enforce_start(d->enf, mono_ms(), err, sizeof(err)) < 0) {
+		log_err("enforce: cannot read or create table netdev %s error=\"%s\"", NFT_TABLE, err);
+		goto out;
+	}
+	if (d->nftb) {
+		d->ev_nft = event_new(d->base, nft_monitor_fd(enforce_nft_handle(d->nftb)), EV_READ | EV_PERSIST,
+				      on_nft, d);
+		if (!d->ev_nft || event_add(d->ev_nft, NULL) != 0) {
+			log_err("agent: cannot set up the event loop");
+			goto out;
+		}
+	}
+	log_info("enforce: ready backend=%s table=netdev:%s blocked_vms=%zu adopted=%llu",
+		 d->nftb ? "nftables" : "dry-run", NFT_TABLE, enforce_blocked_count(d->enf, mono_ms()),
+		 (unsigned long long)enforce_counters(d->enf)->adopted);
 	r = vmmap_new(uri, &cb, &d->map);
 	if (r < 0) {
 		log_err("vmmap: cannot connect to libvirt uri=%s error=\"%s\"", uri, strerror(-r));
@@ -845,11 +1015,12 @@ int daemon_run(const struct daemon_config *cfg)
 		log_err("agent: cannot set up the event loop");
 		goto out;
 	}
-	log_info("agent: live libvirt=%s ports=%zu capture_buffer=%u max_flows_per_tap=%u metrics=%s verdicts=%s whitelist=%s entries=%zu resync=%us observe_only=1",
+	log_info("agent: live libvirt=%s ports=%zu capture_buffer=%u max_flows_per_tap=%u metrics=%s verdicts=%s whitelist=%s entries=%zu resync=%us observe_only=%d",
 		 uri, cfg->session.n_ports, cfg->capture_buffer, cfg->session.flow.max_flows,
 		 cfg->metrics_addr ? cfg->metrics_addr : "off",
 		 cfg->verdicts_path ? cfg->verdicts_path : "off",
-		 cfg->whitelist_path ? cfg->whitelist_path : "none", d->wl.n, cfg->resync_s);
+		 cfg->whitelist_path ? cfg->whitelist_path : "none", d->wl.n, cfg->resync_s,
+		 cfg->policy->observe_only);
 	r = vmmap_sync(d->map);
 	if (r < 0) {
 		log_err("vmmap: first sync with libvirt failed uri=%s error=\"%s\"", uri, strerror(-r));
@@ -881,6 +1052,12 @@ out:
 		rc = 2;
 	vmmap_free(d->map);
 	metrics_server_free(d->metrics);
+	/* blocks stay in the kernel (fail closed): their timeouts run there */
+	if (d->ev_nft)
+		event_free(d->ev_nft);
+	enforce_free(d->enf);
+	enforce_nft_free(d->nftb);
+	enforce_dryrun_free(d->dry);
 	if (d->ev_vm)
 		event_free(d->ev_vm);
 	if (d->ev_tick)

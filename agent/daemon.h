@@ -6,8 +6,8 @@
  * (flow expiry, detection ticks, capture counters, reopen of taps that were
  * not up yet, whitelist expiry, the periodic libvirt re-sync), the optional
  * Prometheus endpoint, SIGHUP (reload policy, replies and whitelist) and
- * SIGINT/SIGTERM.  Observe-only: verdicts are logged and written, nothing
- * is enforced.
+ * SIGINT/SIGTERM, and enforcement (enforce.c on nftables, or its dry run
+ * when the policy is observe-only or --dry-run is given).
  */
 #ifndef TAPWARDEN_DAEMON_H
 #define TAPWARDEN_DAEMON_H
@@ -30,6 +30,8 @@ struct daemon_config {
 	const char *replies_path;        /* read again on SIGHUP */
 	const char *whitelist_path;      /* NULL: nobody is whitelisted */
 	uint32_t resync_s;               /* full libvirt sync this often */
+	bool dry_run;                    /* log blocks, install nothing (also when
+					    the policy says observe_only) */
 	FILE *verdicts;                  /* borrowed, may be NULL: JSON lines */
 	const char *verdicts_path;       /* for messages */
 };

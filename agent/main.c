@@ -18,6 +18,7 @@
 #include "capture.h"
 #include "daemon.h"
 #include "detect.h"
+#include "enforce_nft.h"
 #include "jsonw.h"
 #include "log.h"
 #include "metrics.h"
@@ -56,6 +57,8 @@ struct opts {
 	bool set_max_flows, set_total_buffer, set_max_parsers;
 	bool check_only;
 	bool print_filter;
+	bool dry_run;
+	bool remove_enforcement;
 	struct session_config cfg;
 	uint32_t max_waiting;
 };
@@ -101,7 +104,8 @@ static void usage(FILE *f)
 "      --max-vms N          VMs tracked at once (default 4096)\n"
 "\n"
 "Live daemon (no --read): one capture per tap of each running libvirt\n"
-"domain, detection per VM, observe only (blocks are logged as \"would block\").\n"
+"domain, detection per VM, and blocks enforced with nftables (table netdev\n"
+"tapwarden; blocks stay when the agent stops and expire in the kernel).\n"
 "--max-flows, --total-buffer and --max-parsers apply per tap (defaults 16384,\n"
 "16 MiB, 256); --verdicts needs no --vm-map.\n"
 "      --libvirt URI        libvirt connection, read-only (default qemu:///system)\n"
@@ -112,6 +116,9 @@ static void usage(FILE *f)
 "                           (\"UUID [until EPOCH]\"): never blocked by detection\n"
 "      --resync-interval SEC  full re-sync with libvirt this often, and a\n"
 "                           reconnect when libvirtd restarted (default 300)\n"
+"      --dry-run            enforce nothing: log the nftables changes a block\n"
+"                           would make (also when the policy is observe_only)\n"
+"      --remove-enforcement delete table netdev tapwarden (every block) and exit\n"
 "      --print-filter       print the capture filter the daemon installs on each\n"
 "                           tap for --ports (pcap-filter(7) text) and exit\n"
 "SIGHUP reloads --policy, --replies and --whitelist atomically: a file with\n"
@@ -255,7 +262,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_SAMPLE = 256, O_MAXPARSERS, O_MAXFLOWS, O_FLOWBUF, O_TOTALBUF, O_IDLE, O_SHORT, O_STATS,
 	       O_POLICY, O_REPLIES, O_VMMAP, O_VERDICTS, O_MAXVMS, O_LIBVIRT, O_METRICS, O_CAPBUF,
-	       O_WHITELIST, O_RESYNC, O_PRINTFILTER };
+	       O_WHITELIST, O_RESYNC, O_PRINTFILTER, O_DRYRUN, O_REMOVE };
 	static const struct option lopts[] = {
 		{ "read", required_argument, NULL, 'r' },
 		{ "sessions", required_argument, NULL, 'w' },
@@ -279,6 +286,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "whitelist", required_argument, NULL, O_WHITELIST },
 		{ "resync-interval", required_argument, NULL, O_RESYNC },
 		{ "print-filter", no_argument, NULL, O_PRINTFILTER },
+		{ "dry-run", no_argument, NULL, O_DRYRUN },
+		{ "remove-enforcement", no_argument, NULL, O_REMOVE },
 		{ "check", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -396,6 +405,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			}
 			break;
 		case O_PRINTFILTER: o->print_filter = true; break;
+		case O_DRYRUN: o->dry_run = true; break;
+		case O_REMOVE: o->remove_enforcement = true; break;
 		case 'n': o->check_only = true; break;
 		case 'v': log_set_level(LOG_LVL_DEBUG); break;
 		case 'h': usage(stdout); exit(0);
@@ -407,7 +418,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		log_err("config: unexpected argument \"%s\"", argv[optind]);
 		errors++;
 	}
-	if (!o->read && !o->check_only && !o->print_filter) {
+	if (!o->read && !o->check_only && !o->print_filter && !o->remove_enforcement) {
 		/* live daemon */
 		if (o->sessions || o->stats || o->vm_map) {
 			log_err("config: --sessions, --stats and --vm-map are for --read (offline) only; "
@@ -415,9 +426,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			errors++;
 		}
 	} else if (o->read && (o->libvirt || o->metrics || o->capture_buffer || o->whitelist ||
-				o->resync_s)) {
-		log_err("config: --libvirt, --metrics, --capture-buffer, --whitelist and --resync-interval "
-			"are for the live daemon (no --read)");
+				o->resync_s || o->dry_run)) {
+		log_err("config: --libvirt, --metrics, --capture-buffer, --whitelist, --resync-interval "
+			"and --dry-run are for the live daemon (no --read)");
 		errors++;
 	}
 	if (o->read && o->verdicts && !o->vm_map) {
@@ -635,6 +646,18 @@ int main(int argc, char **argv)
 	o.max_waiting = 1u << 22;
 	if (parse_args(argc, argv, &o) < 0)
 		return 1;
+	if (o.remove_enforcement) {
+		/* everything tapwarden installed: the table and its blocks */
+		char rerr[512];
+		int rr = enforce_nft_remove_all(rerr, sizeof(rerr));
+
+		if (rr < 0) {
+			log_err("enforce: cannot remove table netdev %s error=\"%s\"", NFT_TABLE, rerr);
+			return 1;
+		}
+		printf(rr ? "removed table netdev %s\n" : "no table netdev %s: nothing to remove\n", NFT_TABLE);
+		return 0;
+	}
 	if (o.print_filter) {
 		/* what the live daemon installs on every tap (pcap-filter(7)
 		 * text: tcpdump takes it as it is) */
@@ -720,6 +743,7 @@ int main(int argc, char **argv)
 		dc.replies_path = det.replies_path;
 		dc.whitelist_path = o.whitelist;
 		dc.resync_s = o.resync_s ? o.resync_s : 300;
+		dc.dry_run = o.dry_run;
 		dc.verdicts = vout;
 		dc.verdicts_path = o.verdicts;
 		rc = daemon_run(&dc);

@@ -74,7 +74,7 @@ replay() {
 # got (frames read), cpu_ms, msgs.
 agent_run() {
 	ip netns exec "$NS_HV" "$TW_AGENT" --libvirt "test://$HERE/node.xml" --metrics "$METRICS" \
-		--capture-buffer "$CAPBUF" --max-flows 65536 ${AGENT_EXTRA:-} >"$WORK/agent.log" 2>&1 &
+		--capture-buffer "$CAPBUF" --max-flows 65536 --dry-run ${AGENT_EXTRA:-} >"$WORK/agent.log" 2>&1 &
 	local pid=$! c0 c1
 	TW_PIDS+=("$pid")
 	wait_until 15 metric_is tapwarden_capture_up 'tap="tapa0"' 1 || { cat "$WORK/agent.log" >&2; return 1; }

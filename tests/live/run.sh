@@ -128,7 +128,7 @@ printf '# approved bulk senders\n%s  # ticket 4711, garden club newsletter\n' "$
 # ---- the agent -------------------------------------------------------------------
 ip netns exec "$NS_HV" "$TW_AGENT" --libvirt "test://$HERE/node.xml" \
 	--policy "$WORK/policy.yaml" --replies "$ROOT/policies/replies.yaml" --whitelist "$WORK/whitelist.txt" \
-	--verdicts "$WORK/verdicts.jsonl" --metrics "$METRICS" >"$WORK/agent.log" 2>&1 &
+	--verdicts "$WORK/verdicts.jsonl" --metrics "$METRICS" --dry-run >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
 TW_PIDS+=("$AGENT_PID")
 if wait_until 20 metrics_up && wait_until 10 metric_is tapwarden_capture_up 'tap="tapa0"' 1 &&

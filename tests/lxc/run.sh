@@ -138,7 +138,7 @@ else
 fi
 
 # ---- the agent ---------------------------------------------------------------------------
-ip netns exec "$NS_HV" "$TW_AGENT" --libvirt "$URI" --resync-interval 5 \
+ip netns exec "$NS_HV" "$TW_AGENT" --libvirt "$URI" --resync-interval 5 --dry-run \
 	--policy "$ROOT/policies/default.yaml" --replies "$ROOT/policies/replies.yaml" \
 	--verdicts "$WORK/verdicts.jsonl" --metrics "$METRICS" >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
