@@ -20,7 +20,9 @@
 #     adopts it (no duplicate element or chain);
 #   - `nft flush ruleset` by someone else: repaired within seconds;
 #   - the block expires in the kernel: A's SMTP works again, the chain goes;
-#   - --remove-enforcement deletes the table.
+#   - --remove-enforcement deletes the table;
+#   - (TW_NFTBULK) 10,000 blocks installed in one transaction and removed in
+#     one, the kernel's set checked after each.
 # Every wait is bounded; cleanup stops processes by PID and deletes the
 # namespaces (which takes their nftables with them).
 set -u
@@ -217,6 +219,15 @@ if out=$(ip netns exec "$NS_HV" "$TW_AGENT" --remove-enforcement) && [[ "$out" =
 	pass "--remove-enforcement deleted the table"
 else
 	fail "--remove-enforcement" "$out"
+fi
+# ---- 10,000 blocks in one transaction each, in a namespace of their own ---------------
+if [[ -x "${TW_NFTBULK:-}" ]]; then
+	ns_new "$TAG-bulk" || exit 1
+	if out=$(timeout 120 ip netns exec "$TAG-bulk" "$TW_NFTBULK" 10000 2>&1); then
+		pass "${out#nftbulk: }"
+	else
+		fail "10,000 blocks in one transaction" "$out"
+	fi
 fi
 if (( FAILED )); then
 	echo "enforce: $FAILED check(s) failed"
