@@ -326,7 +326,8 @@ static int read_kernel(struct enforce *e, uint64_t now_ms, bool adopt, char *err
 			}
 		}
 	}
-	memcpy(e->kch, ks.chains, ks.n_chains * sizeof(*e->kch));
+	if (ks.n_chains)
+		memcpy(e->kch, ks.chains, ks.n_chains * sizeof(*e->kch));
 	e->nkch = ks.n_chains;
 	return 0;
 }
