@@ -127,10 +127,11 @@ fuzz: fuzz-build
 
 # Offline speed and memory, then live capture on a veth against tcpdump
 # (root; with the default 4 MiB and a 16 MiB capture buffer).
-bench: $(B)/tapwarden-agent
+bench: $(B)/tapwarden-agent $(B)/tests/nftbulk
 	TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/bench/run.sh
 	TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/live/bench.sh
 	CAPBUF=16777216 TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/live/bench.sh
+	TW_NFTBULK=$(abspath $(B)/tests/nftbulk) bash tests/enforce/bench.sh
 
 deps:
 	bash .ci/deps

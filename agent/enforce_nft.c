@@ -28,18 +28,17 @@ static int nft_commit(void *ctx, const struct enforce_change *c, size_t n, size_
 {
 	struct enforce_nft *x = ctx;
 	struct nft_batch *b = nft_batch_new(x->n);
-	size_t *first = calloc(n + 1, sizeof(*first)), bad_msg = SIZE_MAX;
+	size_t *last = calloc(n + 1, sizeof(*last)), bad_msg = SIZE_MAX;
 	int r = 0;
 
 	*bad = SIZE_MAX;
-	if (!b || !first) {
+	if (!b || !last) {
 		nft_batch_free(b);
-		free(first);
+		free(last);
 		snprintf(err, cap, "out of memory");
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n && r == 0; i++) {
-		first[i] = nft_batch_count(b);
 		switch (c[i].kind) {
 		case EC_TABLE: r = nft_batch_table(b, x->ports, x->nports); break;
 		case EC_CHAIN: r = nft_batch_tap_chain(b, c[i].ifindex, c[i].ifname); break;
@@ -47,18 +46,22 @@ static int nft_commit(void *ctx, const struct enforce_change *c, size_t n, size_
 		case EC_BLOCK: r = nft_batch_block(b, c[i].ifindex, c[i].timeout_ms, c[i].comment); break;
 		case EC_UNBLOCK: r = nft_batch_unblock(b, c[i].ifindex); break;
 		}
+		/* the message holding this change's last part (element
+		 * changes share messages) */
+		last[i] = nft_batch_count(b) - 1;
 	}
-	first[n] = nft_batch_count(b);
 	if (r < 0)
 		snprintf(err, cap, "building the transaction: %s", strerror(-r));
 	else
 		r = nft_batch_commit(b, &bad_msg, err, cap);
-	/* the change that made the message the kernel refused */
+	/* the (first) change in the message the kernel refused */
 	for (size_t i = 0; r < 0 && bad_msg != SIZE_MAX && i < n; i++)
-		if (bad_msg >= first[i] && bad_msg < first[i + 1])
+		if (last[i] >= bad_msg) {
 			*bad = i;
+			break;
+		}
 	nft_batch_free(b);
-	free(first);
+	free(last);
 	return r;
 }
 

@@ -55,7 +55,15 @@ struct nft_batch {
 	char (*labels)[LABEL_MAX];
 	size_t nmsgs, cap_labels;
 	bool oom;
+	/* element changes of one kind go into one message, up to
+	 * ELEMS_PER_MSG, as nft does: a message per element costs the kernel
+	 * a reply each */
+	struct nftnl_set *pend;
+	uint16_t pend_type;
+	uint32_t pend_n, pend_first;
 };
+
+#define ELEMS_PER_MSG 128
 
 static int fail(char *err, size_t cap, int rc, const char *what)
 {
@@ -195,6 +203,8 @@ void nft_batch_free(struct nft_batch *b)
 {
 	if (!b)
 		return;
+	if (b->pend)
+		nftnl_set_free(b->pend);
 	free(b->buf);
 	free(b->labels);
 	free(b);
@@ -202,7 +212,7 @@ void nft_batch_free(struct nft_batch *b)
 
 size_t nft_batch_count(const struct nft_batch *b)
 {
-	return b->nmsgs;
+	return b->nmsgs + (b->pend ? 1 : 0);
 }
 
 /* Start message type with flags (ACK always asked); NULL when out of memory. */
@@ -235,6 +245,30 @@ static void msg_end(struct nft_batch *b, struct nlmsghdr *h)
 	b->nmsgs++;
 }
 
+static struct nftnl_set *set_new(const char *name);
+
+/* Write the pending element message, if any. */
+static int pend_flush(struct nft_batch *b)
+{
+	char label[LABEL_MAX];
+	struct nlmsghdr *h;
+
+	if (!b->pend)
+		return 0;
+	snprintf(label, sizeof(label), "%s %u element%s from ifindex=%u",
+		 b->pend_type == NFT_MSG_NEWSETELEM ? "add" : "delete", b->pend_n, b->pend_n == 1 ? "" : "s",
+		 b->pend_first);
+	h = msg_begin(b, b->pend_type, b->pend_type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, label);
+	if (h) {
+		nftnl_set_elems_nlmsg_build_payload(h, b->pend);
+		msg_end(b, h);
+	}
+	nftnl_set_free(b->pend);
+	b->pend = NULL;
+	b->pend_n = 0;
+	return h ? 0 : -ENOMEM;
+}
+
 static struct nftnl_set *set_new(const char *name)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
@@ -254,6 +288,9 @@ int nft_batch_table(struct nft_batch *b, const uint16_t *ports, size_t n_ports)
 	struct nftnl_udata_buf *ud = NULL;
 	struct nlmsghdr *h;
 	int rc = -ENOMEM;
+
+	if (pend_flush(b) < 0)
+		return -ENOMEM;
 
 	if (!t || !blocked || !pset || n_ports == 0 || n_ports > NFT_MAX_PORTS) {
 		rc = n_ports == 0 || n_ports > NFT_MAX_PORTS ? -EINVAL : -ENOMEM;
@@ -318,6 +355,9 @@ int nft_batch_delete_table(struct nft_batch *b)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *h;
+
+	if (pend_flush(b) < 0)
+		return -ENOMEM;
 
 	if (!t)
 		return -ENOMEM;
@@ -444,6 +484,9 @@ int nft_batch_tap_chain(struct nft_batch *b, uint32_t ifindex, const char *ifnam
 	struct nlmsghdr *h;
 	int rc = -ENOMEM;
 
+	if (pend_flush(b) < 0)
+		return -ENOMEM;
+
 	if (!c || !flush)
 		goto out;
 	chain_name(name, sizeof(name), ifindex);
@@ -497,6 +540,9 @@ int nft_batch_delete_tap_chain(struct nft_batch *b, uint32_t ifindex)
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *h;
 
+	if (pend_flush(b) < 0)
+		return -ENOMEM;
+
 	if (!c)
 		return -ENOMEM;
 	chain_name(name, sizeof(name), ifindex);
@@ -513,46 +559,43 @@ int nft_batch_delete_tap_chain(struct nft_batch *b, uint32_t ifindex)
 	return h ? 0 : -ENOMEM;
 }
 
-/* One element message for @blocked (add when comment != NULL). */
+/* Add one element change to the pending message for @blocked (a new
+ * message when the kind changes or the message is full). */
 static int elem_msg(struct nft_batch *b, uint16_t type, uint32_t ifindex, uint64_t timeout_ms,
 		    const char *comment)
 {
-	struct nftnl_set *s = set_new(SET_BLOCKED);
-	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	struct nftnl_set_elem *e;
 	struct nftnl_udata_buf *ud = NULL;
-	char label[LABEL_MAX];
-	struct nlmsghdr *h = NULL;
 
-	if (!s || !e)
-		goto out;
+	if ((b->pend && (b->pend_type != type || b->pend_n >= ELEMS_PER_MSG)) && pend_flush(b) < 0)
+		return -ENOMEM;
+	if (!b->pend) {
+		if (!(b->pend = set_new(SET_BLOCKED)))
+			return -ENOMEM;
+		b->pend_type = type;
+		b->pend_first = ifindex;
+	}
+	if (!(e = nftnl_set_elem_alloc()))
+		return -ENOMEM;
 	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &ifindex, sizeof(ifindex));
 	if (type == NFT_MSG_NEWSETELEM) {
 		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
 		if (comment && comment[0]) {
 			ud = nftnl_udata_buf_alloc(NFT_COMMENT_MAX + 8);
-			if (!ud || !nftnl_udata_put_strz(ud, NFTNL_UDATA_SET_ELEM_COMMENT, comment))
-				goto out;
+			if (!ud || !nftnl_udata_put_strz(ud, NFTNL_UDATA_SET_ELEM_COMMENT, comment)) {
+				if (ud)
+					nftnl_udata_buf_free(ud);
+				nftnl_set_elem_free(e);
+				return -ENOMEM;
+			}
 			nftnl_set_elem_set(e, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(ud),
 					   nftnl_udata_buf_len(ud));
+			nftnl_udata_buf_free(ud);
 		}
 	}
-	nftnl_set_elem_add(s, e);
-	e = NULL;
-	snprintf(label, sizeof(label), "%s element ifindex=%u %s", type == NFT_MSG_NEWSETELEM ? "add" : "delete",
-		 ifindex, comment ? comment : "");
-	h = msg_begin(b, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, label);
-	if (h) {
-		nftnl_set_elems_nlmsg_build_payload(h, s);
-		msg_end(b, h);
-	}
-out:
-	if (ud)
-		nftnl_udata_buf_free(ud);
-	if (e)
-		nftnl_set_elem_free(e);
-	if (s)
-		nftnl_set_free(s);
-	return h ? 0 : -ENOMEM;
+	nftnl_set_elem_add(b->pend, e);
+	b->pend_n++;
+	return 0;
 }
 
 int nft_batch_block(struct nft_batch *b, uint32_t ifindex, uint64_t timeout_ms, const char *comment)
@@ -615,7 +658,7 @@ int nft_batch_commit(struct nft_batch *b, size_t *bad, char *err, size_t cap)
 	err[0] = '\0';
 	if (bad)
 		*bad = SIZE_MAX;
-	if (b->oom || !room(b, MSG_ROOM))
+	if (pend_flush(b) < 0 || b->oom || !room(b, MSG_ROOM))
 		return fail(err, cap, -ENOMEM, "building the transaction");
 	if (b->nmsgs == 0)
 		return 0;
