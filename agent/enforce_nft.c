@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 struct enforce_nft {
 	struct enforce_backend be;
 	struct nft *n;
@@ -23,8 +25,8 @@ struct enforce_nft {
 	size_t n_chains;
 };
 
-static int nft_commit(void *ctx, const struct enforce_change *c, size_t n, size_t *bad, char *err,
-		      size_t cap)
+static int nft_commit_one(void *ctx, const struct enforce_change *c, size_t n, size_t *bad, char *err,
+			  size_t cap)
 {
 	struct enforce_nft *x = ctx;
 	struct nft_batch *b = nft_batch_new(x->n);
@@ -62,6 +64,27 @@ static int nft_commit(void *ctx, const struct enforce_change *c, size_t n, size_
 		}
 	nft_batch_free(b);
 	free(last);
+	return r;
+}
+
+/* One transaction; split in halves only when the kernel cannot take it in
+ * one message (EMSGSIZE: a socket buffer capped below the batch, as in a
+ * user namespace).  The halves are separate transactions: logged. */
+static int nft_commit(void *ctx, const struct enforce_change *c, size_t n, size_t *bad, char *err,
+		      size_t cap)
+{
+	int r = nft_commit_one(ctx, c, n, bad, err, cap);
+	size_t h = n / 2, b2 = SIZE_MAX;
+
+	if (r != -EMSGSIZE || n < 2)
+		return r;
+	log_warn("enforce: transaction of %zu changes too large for one netlink message: splitting it", n);
+	r = nft_commit(ctx, c, h, bad, err, cap);
+	if (r < 0)
+		return r;
+	r = nft_commit(ctx, c + h, n - h, &b2, err, cap);
+	if (r < 0 && b2 != SIZE_MAX)
+		*bad = h + b2;
 	return r;
 }
 

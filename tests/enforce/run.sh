@@ -30,6 +30,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=../integration/lib.sh
 source "$ROOT/tests/integration/lib.sh"
+# shellcheck source=../lib/daemon.sh
+source "$ROOT/tests/lib/daemon.sh"
 
 [[ -x "${TW_AGENT:-}" ]] || { echo "enforce: TW_AGENT must name the agent" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || { echo "enforce: must run as root" >&2; exit 2; }
@@ -59,13 +61,6 @@ trap finish EXIT
 trap 'exit 130' INT TERM
 
 tw_log() { printf '%s\n' "enforce: $*" >&2; }
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1${2:+: $2}"; FAILED=$((FAILED + 1)); }
-show_agent_log() { tail -n "${1:-20}" "$WORK/agent.log" | sed 's/^/    | /'; }
-metrics() { ip netns exec "$NS_HV" curl -sf --max-time 5 "http://$METRICS/metrics"; }
-metric() { metrics | awk -v n="$1" -v l="$2" 'index($0, n "{") == 1 && index($0, l) { print $NF; exit }'; }
-metric_is() { [[ "$(metric "$1" "$2")" == "$3" ]]; }
-metrics_up() { metrics >/dev/null 2>&1; }
 nft_hv() { ip netns exec "$NS_HV" nft "$@"; }
 ifindex() { ip netns exec "$NS_HV" cat "/sys/class/net/$1/ifindex"; }
 # elements of @blocked for an ifindex (a count), and chains

@@ -26,6 +26,8 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 source "$ROOT/tests/integration/lib.sh"
+# shellcheck source=../lib/daemon.sh
+source "$ROOT/tests/lib/daemon.sh"
 N=${BENCH_LIVE_SESSIONS:-20000}
 RATES=${BENCH_LIVE_RATES:-"200 400 800 1600 3200 topspeed"}
 CAPBUF=${CAPBUF:-4194304}
@@ -40,9 +42,6 @@ METRICS=127.0.0.1:9187
 trap 'tw_cleanup_all; [[ -n "${TW_KEEP:-}" ]] || rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 tw_log() { printf '%s\n' "bench-live: $*" >&2; }
-metrics() { ip netns exec "$NS_HV" curl -sf --max-time 5 "http://$METRICS/metrics"; }
-metric() { metrics | awk -v n="$1" -v l="$2" 'index($0, n "{") == 1 && index($0, l) { print $NF; exit }'; }
-metric_is() { [[ "$(metric "$1" "$2")" == "$3" ]]; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 HZ=$(getconf CLK_TCK)
 

@@ -40,6 +40,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=../integration/lib.sh
 source "$ROOT/tests/integration/lib.sh"
+# shellcheck source=../lib/daemon.sh
+source "$ROOT/tests/lib/daemon.sh"
 
 if [[ -z "${TW_AGENT:-}" || ! -x "${TW_AGENT}" ]]; then
 	echo "live: TW_AGENT must name the tapwarden-agent binary (got '${TW_AGENT:-}')" >&2
@@ -81,9 +83,6 @@ trap finish EXIT
 trap 'exit 130' INT TERM
 
 tw_log() { printf '%s\n' "live: $*" >&2; }
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1${2:+: $2}"; FAILED=$((FAILED + 1)); }
-show_agent_log() { tail -n "${1:-25}" "$WORK/agent.log" | sed 's/^/    | /'; }
 
 # guest NS TAP MAC ADDR [down]: a guest namespace whose eth0 (MAC) is the
 # peer of TAP, a port of br0 in the hv namespace.
@@ -97,13 +96,6 @@ guest() {
 	[[ "${5:-}" == down ]] || ip -n "$NS_HV" link set "$tap" up
 }
 
-metrics() { ip netns exec "$NS_HV" curl -sf --max-time 5 "http://$METRICS/metrics"; }
-# metric NAME LABELSUBSTRING: the value of the first sample that matches
-metric() { metrics | awk -v n="$1" -v l="$2" 'index($0, n "{") == 1 && index($0, l) { print $NF; exit }'; }
-metric_is() { [[ "$(metric "$1" "$2")" == "$3" ]]; }
-metrics_up() { metrics >/dev/null 2>&1; }
-verdict_for() { grep -q "\"vm\":\"$1\".*\"verdict\":\"$2\"" "$WORK/verdicts.jsonl" 2>/dev/null; }
-log_has() { grep -q -- "$1" "$WORK/agent.log"; }
 
 # ---- topology ------------------------------------------------------------------
 ns_new "$NS_HV" && ns_new "$NS_SRV" || { tw_log "cannot make namespaces"; exit 1; }

@@ -29,6 +29,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=../integration/lib.sh
 source "$ROOT/tests/integration/lib.sh"
+# shellcheck source=../lib/daemon.sh
+source "$ROOT/tests/lib/daemon.sh"
 
 if [[ -z "${TW_AGENT:-}" || ! -x "${TW_AGENT}" ]]; then
 	echo "lxc: TW_AGENT must name the tapwarden-agent binary (got '${TW_AGENT:-}')" >&2
@@ -74,15 +76,6 @@ trap finish EXIT
 trap 'exit 130' INT TERM
 
 tw_log() { printf '%s\n' "lxc: $*" >&2; }
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1${2:+: $2}"; FAILED=$((FAILED + 1)); }
-show_agent_log() { tail -n "${1:-25}" "$WORK/agent.log" | sed 's/^/    | /'; }
-metrics() { ip netns exec "$NS_HV" curl -sf --max-time 5 "http://$METRICS/metrics"; }
-metric() { metrics | awk -v n="$1" -v l="$2" 'index($0, n "{") == 1 && index($0, l) { print $NF; exit }'; }
-metric_is() { [[ "$(metric "$1" "$2")" == "$3" ]]; }
-metrics_up() { metrics >/dev/null 2>&1; }
-log_has() { grep -q -- "$1" "$WORK/agent.log"; }
-verdict_for() { grep -q "\"vm\":\"$1\".*\"verdict\":\"$2\"" "$WORK/verdicts.jsonl" 2>/dev/null; }
 libvirt_up() { virsh -c "$URI" version >/dev/null 2>&1; }
 reconnected() { metrics | grep -qE '^tapwarden_vmmap_reconnects_total [1-9]'; }
 pidfile_pid() { local p; p=$(cat "$1" 2>/dev/null) && [[ -n "$p" ]] && echo "$p"; }
