@@ -38,6 +38,12 @@ struct kel {                     /* an element the kernel holds */
 	char uuid[ENFORCE_UUID_LEN];
 };
 
+struct want {                   /* a tap that must be blocked now */
+	uint32_t ifindex;
+	const struct evm *vm;
+	const struct etap *tap;
+};
+
 struct kdrop {
 	uint32_t ifindex;
 	uint64_t packets;
@@ -62,6 +68,8 @@ struct enforce {
 	size_t ndrops, cap_drops;
 	struct enforce_change *chg;
 	size_t nchg, cap_chg;
+	struct want *want;           /* desired taps by ifindex (build_want) */
+	size_t nwant, cap_want;
 	struct enforce_counters c;
 };
 
@@ -112,6 +120,7 @@ void enforce_free(struct enforce *e)
 	free(e->kch);
 	free(e->drops);
 	free(e->chg);
+	free(e->want);
 	free(e);
 }
 
@@ -165,39 +174,87 @@ static struct enforce_change *add_change(struct enforce *e, enum enforce_change_
 	return c;
 }
 
+/* kel and kch are kept sorted by ifindex, want is built sorted: every
+ * lookup is a binary search, so a sync with 10,000 blocked VMs costs
+ * O(n log n), not O(n^2). */
+static int cmp_kel(const void *a, const void *b)
+{
+	uint32_t x = ((const struct kel *)a)->ifindex, y = ((const struct kel *)b)->ifindex;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_want(const void *a, const void *b)
+{
+	uint32_t x = ((const struct want *)a)->ifindex, y = ((const struct want *)b)->ifindex;
+
+	return x < y ? -1 : x > y;
+}
+
+static void mirror_sort(struct enforce *e)
+{
+	if (e->nkel > 1)
+		qsort(e->kel, e->nkel, sizeof(*e->kel), cmp_kel);
+	if (e->nkch > 1)
+		qsort(e->kch, e->nkch, sizeof(*e->kch), cmp_u32);
+}
+
 static struct kel *kel_find(const struct enforce *e, uint32_t ifindex)
 {
-	for (size_t i = 0; i < e->nkel; i++)
-		if (e->kel[i].ifindex == ifindex)
-			return &e->kel[i];
-	return NULL;
+	struct kel key = { .ifindex = ifindex };
+
+	return e->nkel ? bsearch(&key, e->kel, e->nkel, sizeof(*e->kel), cmp_kel) : NULL;
 }
 
 static bool kch_has(const struct enforce *e, uint32_t ifindex)
 {
-	for (size_t i = 0; i < e->nkch; i++)
-		if (e->kch[i] == ifindex)
-			return true;
-	return false;
+	return e->nkch && bsearch(&ifindex, e->kch, e->nkch, sizeof(*e->kch), cmp_u32);
 }
 
-/* The VM and tap that want ifindex blocked now, or NULL. */
-static const struct evm *wanted(const struct enforce *e, uint32_t ifindex, uint64_t now_ms,
-				const struct etap **tap)
+/* The taps that must be blocked at now_ms, sorted; an ifindex listed
+ * twice keeps its first owner.  0 or -ENOMEM. */
+static int build_want(struct enforce *e, uint64_t now_ms)
 {
+	size_t k = 0;
+
+	e->nwant = 0;
 	for (size_t i = 0; i < e->nvms; i++) {
 		const struct evm *v = &e->vms[i];
 
 		if (v->until_ms <= now_ms)
 			continue;
-		for (uint32_t t = 0; t < v->ntaps; t++)
-			if (v->taps[t].ifindex == ifindex && !v->taps[t].broken) {
-				if (tap)
-					*tap = &v->taps[t];
-				return v;
-			}
+		for (uint32_t t = 0; t < v->ntaps; t++) {
+			if (v->taps[t].broken)
+				continue;
+			if (!grow((void **)&e->want, &e->cap_want, e->nwant + 1, sizeof(*e->want)))
+				return -ENOMEM;
+			e->want[e->nwant++] = (struct want){ v->taps[t].ifindex, v, &v->taps[t] };
+		}
 	}
-	return NULL;
+	/* stable enough: duplicates are not expected (an index is one tap's) */
+	if (e->nwant > 1)
+		qsort(e->want, e->nwant, sizeof(*e->want), cmp_want);
+	for (size_t i = 0; i < e->nwant; i++)
+		if (k == 0 || e->want[k - 1].ifindex != e->want[i].ifindex)
+			e->want[k++] = e->want[i];
+	e->nwant = k;
+	return 0;
+}
+
+/* The VM that wants ifindex blocked (after build_want), or NULL. */
+static const struct evm *wanted(const struct enforce *e, uint32_t ifindex)
+{
+	struct want key = { .ifindex = ifindex };
+	const struct want *w = e->nwant ? bsearch(&key, e->want, e->nwant, sizeof(*e->want), cmp_want) : NULL;
+
+	return w ? w->vm : NULL;
 }
 
 static int diff(struct enforce *e, uint64_t now_ms)
@@ -205,74 +262,58 @@ static int diff(struct enforce *e, uint64_t now_ms)
 	struct enforce_change *c;
 
 	e->nchg = 0;
+	if (build_want(e, now_ms) < 0)
+		return -ENOMEM;
 	if (!e->table && !add_change(e, EC_TABLE, 0))
 		return -ENOMEM;
-	for (size_t i = 0; i < e->nvms; i++) {
-		const struct evm *v = &e->vms[i];
+	for (size_t i = 0; i < e->nwant; i++) {
+		const struct want *w = &e->want[i];
+		const struct kel *k = kel_find(e, w->ifindex);
 
-		if (v->until_ms <= now_ms)
-			continue;
-		for (uint32_t t = 0; t < v->ntaps; t++) {
-			const struct etap *tp = &v->taps[t];
-			const struct kel *k = kel_find(e, tp->ifindex);
-
-			if (tp->broken || wanted(e, tp->ifindex, now_ms, NULL) != v)
-				continue;    /* an ifindex listed twice: the first owner */
-			if (!kch_has(e, tp->ifindex)) {
-				if (!(c = add_change(e, EC_CHAIN, tp->ifindex)))
-					return -ENOMEM;
-				copy(c->ifname, sizeof(c->ifname), tp->ifname);
-			}
-			if (k && strcmp(k->uuid, v->uuid) == 0 && k->until_ms + SLACK_MS >= v->until_ms &&
-			    k->until_ms <= v->until_ms + SLACK_MS)
-				continue;
-			if (k && !add_change(e, EC_UNBLOCK, tp->ifindex))
+		if (!kch_has(e, w->ifindex)) {
+			if (!(c = add_change(e, EC_CHAIN, w->ifindex)))
 				return -ENOMEM;
-			if (!(c = add_change(e, EC_BLOCK, tp->ifindex)))
-				return -ENOMEM;
-			c->timeout_ms = v->until_ms - now_ms;
-			snprintf(c->comment, sizeof(c->comment), "vm=%s %s %s", v->uuid,
-				 v->origin == ENFORCE_MANUAL ? "manual" : "auto", v->reason);
+			copy(c->ifname, sizeof(c->ifname), w->tap->ifname);
 		}
+		if (k && strcmp(k->uuid, w->vm->uuid) == 0 && k->until_ms + SLACK_MS >= w->vm->until_ms &&
+		    k->until_ms <= w->vm->until_ms + SLACK_MS)
+			continue;
+		if (k && !add_change(e, EC_UNBLOCK, w->ifindex))
+			return -ENOMEM;
+		if (!(c = add_change(e, EC_BLOCK, w->ifindex)))
+			return -ENOMEM;
+		c->timeout_ms = w->vm->until_ms - now_ms;
+		snprintf(c->comment, sizeof(c->comment), "vm=%s %s %s", w->vm->uuid,
+			 w->vm->origin == ENFORCE_MANUAL ? "manual" : "auto", w->vm->reason);
 	}
 	for (size_t i = 0; i < e->nkel; i++)
-		if (!wanted(e, e->kel[i].ifindex, now_ms, NULL) &&
-		    !add_change(e, EC_UNBLOCK, e->kel[i].ifindex))
+		if (!wanted(e, e->kel[i].ifindex) && !add_change(e, EC_UNBLOCK, e->kel[i].ifindex))
 			return -ENOMEM;
 	for (size_t i = 0; i < e->nkch; i++)
-		if (!wanted(e, e->kch[i], now_ms, NULL) && !add_change(e, EC_DEL_CHAIN, e->kch[i]))
+		if (!wanted(e, e->kch[i]) && !add_change(e, EC_DEL_CHAIN, e->kch[i]))
 			return -ENOMEM;
 	return 0;
 }
 
-/* After a commit that worked: the kernel now holds the desired state. */
-static void mirror_is_desired(struct enforce *e, uint64_t now_ms)
+/* After a commit that worked: the kernel now holds the desired state
+ * (e->want, as the diff just built it). */
+static void mirror_is_desired(struct enforce *e)
 {
 	e->nkel = 0;
 	e->nkch = 0;
 	e->table = true;
-	for (size_t i = 0; i < e->nvms; i++) {
-		const struct evm *v = &e->vms[i];
-
-		if (v->until_ms <= now_ms)
-			continue;
-		for (uint32_t t = 0; t < v->ntaps; t++) {
-			uint32_t idx = v->taps[t].ifindex;
-
-			if (v->taps[t].broken || wanted(e, idx, now_ms, NULL) != v || kch_has(e, idx))
-				continue;
-			if (!grow((void **)&e->kel, &e->cap_kel, e->nkel + 1, sizeof(*e->kel)) ||
-			    !grow((void **)&e->kch, &e->cap_kch, e->nkch + 1, sizeof(*e->kch))) {
-				e->table = false;    /* unknown: the next sync re-reads */
-				return;
-			}
-			e->kel[e->nkel].ifindex = idx;
-			e->kel[e->nkel].until_ms = v->until_ms;
-			copy(e->kel[e->nkel].uuid, sizeof(e->kel[0].uuid), v->uuid);
-			e->nkel++;
-			e->kch[e->nkch++] = idx;
-		}
+	if (!grow((void **)&e->kel, &e->cap_kel, e->nwant + 1, sizeof(*e->kel)) ||
+	    !grow((void **)&e->kch, &e->cap_kch, e->nwant + 1, sizeof(*e->kch))) {
+		e->table = false;    /* unknown: the next sync re-reads */
+		return;
 	}
+	for (size_t i = 0; i < e->nwant; i++) {
+		e->kel[i].ifindex = e->want[i].ifindex;
+		e->kel[i].until_ms = e->want[i].vm->until_ms;
+		copy(e->kel[i].uuid, sizeof(e->kel[0].uuid), e->want[i].vm->uuid);
+		e->kch[i] = e->want[i].ifindex;
+	}
+	e->nkel = e->nkch = e->nwant;    /* want is sorted: so are they */
 }
 
 /* "vm=UUID ..." -> UUID in out; false for comments that are not ours. */
@@ -329,6 +370,7 @@ static int read_kernel(struct enforce *e, uint64_t now_ms, bool adopt, char *err
 	if (ks.n_chains)
 		memcpy(e->kch, ks.chains, ks.n_chains * sizeof(*e->kch));
 	e->nkch = ks.n_chains;
+	mirror_sort(e);
 	return 0;
 }
 
@@ -375,7 +417,7 @@ static int sync_kernel(struct enforce *e, uint64_t now_ms, char *err, size_t cap
 		r = e->be.commit(e->be.ctx, e->chg, e->nchg, &bad, err, cap);
 		if (r == 0) {
 			e->c.changes += e->nchg;
-			mirror_is_desired(e, now_ms);
+			mirror_is_desired(e);
 			return 0;
 		}
 		e->c.transactions_failed++;
@@ -573,12 +615,13 @@ void enforce_tick(struct enforce *e, uint64_t now_ms)
 	char err[ENFORCE_ERR_MAX];
 	bool chains_left = false;
 
-	/* the kernel expires elements itself: drop them from the mirror */
-	for (size_t i = 0; i < e->nkel;)
-		if (e->kel[i].until_ms <= now_ms)
-			e->kel[i] = e->kel[--e->nkel];
-		else
-			i++;
+	/* the kernel expires elements itself: drop them from the mirror
+	 * (keeping its order) */
+	size_t kept = 0;
+	for (size_t i = 0; i < e->nkel; i++)
+		if (e->kel[i].until_ms > now_ms)
+			e->kel[kept++] = e->kel[i];
+	e->nkel = kept;
 	for (size_t i = 0; i < e->nvms; i++) {
 		struct evm *v = &e->vms[i];
 
@@ -588,8 +631,10 @@ void enforce_tick(struct enforce *e, uint64_t now_ms)
 			v->until_ms = 0;
 		}
 	}
+	if (build_want(e, now_ms) < 0)
+		return;
 	for (size_t i = 0; i < e->nkch && !chains_left; i++)
-		chains_left = !wanted(e, e->kch[i], now_ms, NULL);
+		chains_left = !wanted(e, e->kch[i]);
 	if (chains_left)
 		sync_kernel(e, now_ms, err, sizeof(err));
 }
