@@ -107,6 +107,7 @@ struct daemon {
 	uint64_t next_sync_s;
 	uint32_t sync_failures;                /* in a row */
 	uint64_t syncs_failed, reloads_ok, reloads_failed;
+	uint64_t ticks;                        /* 1 s timer runs: lets tests wait for one */
 	struct vmmap *map;
 	struct metrics_server *metrics;
 	struct detect *detect;
@@ -648,6 +649,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		session_tracker_expire(tap->t, now);
 	}
 	detect_tick(d->detect, now);
+	d->ticks++;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -905,6 +907,8 @@ static void render(void *ctx, struct evbuffer *b)
 		metrics_family(b, "tapwarden_enforce_dry_run", "gauge", "1: blocks are logged, not installed");
 		metrics_sample_u64(b, "tapwarden_enforce_dry_run", NULL, 0, d->nftb == NULL);
 	}
+	metrics_family(b, "tapwarden_ticks_total", "counter", "runs of the 1 s timer (expiry, detection)");
+	metrics_sample_u64(b, "tapwarden_ticks_total", NULL, 0, d->ticks);
 	metrics_family(b, "tapwarden_observe_only", "gauge",
 		       "1: blocks are reported (would block), never enforced");
 	metrics_sample_u64(b, "tapwarden_observe_only", NULL, 0, d->policy->observe_only);

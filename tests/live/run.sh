@@ -214,7 +214,11 @@ else
 	fail "metrics: sessions/recipients" "$(metrics | grep -E 'vm_(sessions|recipients)_total' | tr '\n' ' ')"
 fi
 # guest B: transactional mail stays ok (no verdict line at all)
-sleep 1.5   # one more tick: a late verdict for B would show now (bounded, not a wait on state)
+# two more ticks of the agent: a late verdict for B would show by then
+ticks() { metrics | awk '/^tapwarden_ticks_total / { print $2 }'; }
+T_NOW=$(ticks)
+ticked() { local t; t=$(ticks); [[ -n "$t" ]] && (( t >= ${T_NOW:-0} + 2 )); }
+wait_until 10 ticked || fail "the agent's timer did not tick"
 if ! grep -q "\"vm\":\"$UUID_D\".*\"verdict\":\"block\"" "$WORK/verdicts.jsonl" &&
 	metric_is tapwarden_vm_whitelisted "vm=\"$UUID_D\"" 1 && metric_is tapwarden_vm_whitelisted "vm=\"$UUID_A\"" 0; then
 	pass "guest D is whitelisted (gauge 1) and has no block verdict after $N_D messages"
