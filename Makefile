@@ -16,7 +16,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
-PKGS    := libpcap jansson libxxhash nettle yaml-0.1 libxml-2.0 libvirt libevent libnftnl libmnl
+PKGS    := libpcap jansson libxxhash nettle yaml-0.1 libxml-2.0 libvirt libevent libnftnl libmnl hiredis
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
@@ -29,7 +29,7 @@ DEPFLAGS      = -MMD -MP
 # that do I/O (listed in AGENT_IO) and main.c.  output.c writes to a FILE
 # it is given and is unit tested, so it lives in the library.  Unit tests and fuzz targets
 # link only the core.
-AGENT_IO    := agent/main.c agent/capture.c agent/daemon.c agent/metrics.c agent/nft.c agent/enforce_nft.c
+AGENT_IO    := agent/main.c agent/capture.c agent/daemon.c agent/metrics.c agent/nft.c agent/enforce_nft.c agent/report.c agent/daemon_bus.c
 CORE_SRCS   := $(filter-out $(AGENT_IO),$(wildcard agent/*.c)) $(wildcard common/*.c)
 CORE_OBJS   := $(CORE_SRCS:%.c=$(B)/%.o)
 AGENT_OBJS  := $(patsubst %.c,$(B)/%.o,$(wildcard $(AGENT_IO)))
@@ -39,8 +39,11 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 
+CTL_SRCS    := controller/main.c controller/api.c
+CTL_OBJS    := $(CTL_SRCS:%.c=$(B)/%.o)
+
 .PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration live lxc enforce bench demo deps
-all: $(B)/tapwarden-agent
+all: $(B)/tapwarden-agent $(B)/tapwarden-controller
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -55,6 +58,15 @@ $(B)/libtwcore.a: $(CORE_OBJS)
 
 $(B)/tapwarden-agent: $(AGENT_OBJS) $(B)/libtwcore.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(AGENT_OBJS) $(B)/libtwcore.a $(PKG_LIBS) -lm
+
+# the controller embeds tw.lua with .incbin
+$(B)/controller/main.o: controller/tw.lua
+
+$(B)/tapwarden-controller: $(CTL_OBJS) $(B)/libtwcore.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CTL_OBJS) $(B)/libtwcore.a $(PKG_LIBS) -lm
+
+$(B)/twctl: $(B)/controller/twctl.o
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # enforcement tools for tests and bench: the agent's own nftables backend
 $(B)/tests/nftbulk: tests/enforce/nftbulk.c $(B)/agent/nft.o $(B)/agent/enforce_nft.o $(B)/libtwcore.a

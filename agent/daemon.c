@@ -44,6 +44,8 @@
 #include "verdict_json.h"
 #include "vmmap.h"
 #include "whitelist.h"
+#include "daemon_int.h"
+#include "report.h"
 
 #define DAEMON_BUDGET      1024   /* frames per pcap_dispatch call */
 #define DAEMON_TIMEOUT_MS  100    /* pcap block timeout: latency of a quiet tap */
@@ -51,89 +53,6 @@
 #define DAEMON_SYNC_RETRY_S 5     /* first retry of a failed libvirt sync (doubling) */
 #define DAEMON_COUNTERS_S  5      /* drop counters read from the kernel this often */
 #define DAEMON_MANUAL_S    (3650u * 86400u)   /* "manual" blocks: until lifted */
-
-/* Cumulative per-VM figures for the metrics (a VM keeps its entry after it
- * stops: Prometheus counters must not go backwards). */
-struct dvm {
-	char uuid[DETECT_ID_LEN];
-	char name[DETECT_ID_LEN];
-	uint64_t attempts, sessions, messages, rcpts, rcpts_ok;
-	uint64_t replies[3], user_unknown, blocklist, rate_limit;
-	uint64_t verdicts;
-	enum policy_action verdict;
-	bool would_block;            /* current block is observe-only */
-	bool whitelisted;            /* as of the last tick or reload */
-	uint32_t taps;               /* mapped taps right now */
-};
-
-struct daemon;
-
-struct dtap {
-	struct daemon *d;
-	char ifname[DOMXML_IFNAME_MAX];
-	char gen_str[24];
-	uint64_t generation;
-	unsigned ifindex;
-	struct detect_vm_id id;      /* the owner of this mapping, fixed */
-	struct dvm *vm;              /* NULL: VM table full (metrics only) */
-	struct capture_live *cap;    /* NULL until the tap could be opened */
-	struct event *ev;
-	struct session_tracker *t;
-	struct capture_counters cc;
-	struct capture_live_stats ks;
-	uint64_t next_open_s;
-	uint64_t open_failures;
-	uint64_t stale_sync;         /* ifindex changed: wait for this many syncs */
-	int last_err;
-};
-
-/* What closed taps leave behind in the totals. */
-struct retired {
-	uint64_t frames, received, dropped, ifdropped;
-	uint64_t flows_evicted, flow_buffer_caps, total_buffer_caps;
-	uint64_t parsers_exhausted, txns_dropped, rcpts_dropped, oom;
-	uint64_t sessions;
-};
-
-struct daemon {
-	const struct daemon_config *cfg;
-	struct event_base *base;
-	struct event *ev_vm, *ev_tick, *ev_int, *ev_term, *ev_hup;
-	const struct policy *policy;           /* in force: cfg's, or a reload's */
-	const struct reply_patterns *replies;
-	struct policy *own_policy;             /* a reload's (owned), or NULL */
-	struct reply_patterns *own_replies;
-	struct whitelist wl;
-	uint64_t next_sync_s;
-	uint32_t sync_failures;                /* in a row */
-	uint64_t syncs_failed, reloads_ok, reloads_failed;
-	uint64_t ticks;                        /* 1 s timer runs: lets tests wait for one */
-	struct vmmap *map;
-	struct metrics_server *metrics;
-	struct detect *detect;
-	char *filter;                /* kernel: connections the guest opened */
-	char *filter_user;           /* libpcap's user-space superset (either direction) */
-	struct dtap **taps;
-	size_t ntaps, cap_taps;
-	struct dvm **vms;
-	size_t nvms;
-	uint64_t vms_dropped;        /* VMs beyond max_vms: not in the metrics */
-	uint64_t taps_opened, tap_open_failures, capture_errors;
-	struct retired ret;
-	struct jsonw w;
-	struct stats_obs obs;        /* large: one per daemon, used on the loop */
-	struct log_ratelimit rl_open, rl_err;
-	bool write_failed;
-	bool stopping;
-	/* enforcement */
-	struct enforce *enf;
-	struct enforce_nft *nftb;              /* NULL: dry run */
-	struct enforce_backend *dry;
-	struct event *ev_nft;
-	uint64_t next_counters_s, last_resync_ms;
-	bool resync_due;
-	uint64_t results[4][2];                /* enforce_action x {applied, failed} */
-};
 
 static uint64_t now_us(void)
 {
@@ -229,6 +148,7 @@ static void on_verdict(void *ctx, const struct detect_verdict *v)
 		enforce_block(d->enf, v->vm->uuid, v->vm->name,
 			      v->duration_s == POLICY_MANUAL ? DAEMON_MANUAL_S : v->duration_s, ENFORCE_AUTO,
 			      v->n_fired ? v->policy->rules[v->fired[0].rule].name : "policy", mono_ms());
+	dbus_verdict(d, v);
 	if (!d->cfg->verdicts)
 		return;
 	jsonw_reset(&d->w);
@@ -465,6 +385,7 @@ static void on_tap_added(void *arg, const struct vmmap_tap *vt)
 	copy_str(tap->id.name, sizeof(tap->id.name), vt->vm_name);
 	copy_str(tap->id.plan, sizeof(tap->id.plan), vt->plan);
 	tap->id.whitelisted = whitelist_contains(&d->wl, tap->id.uuid, now_us() / 1000000);
+	tap->id.limit_scale = whitelist_scale(&d->wl, tap->id.uuid, now_us() / 1000000);
 	tap->t = session_tracker_new(&d->cfg->session, on_session, tap);
 	if (!tap->t) {
 		log_err("capture: out of memory, tap not watched tap=%s", vt->ifname);
@@ -477,6 +398,7 @@ static void on_tap_added(void *arg, const struct vmmap_tap *vt)
 		tap->vm->whitelisted = tap->id.whitelisted;
 	}
 	d->taps[d->ntaps++] = tap;
+	d->inventory_dirty = true;
 	/* a blocked VM's new tap is blocked before it is even captured */
 	if (d->enf && tap->ifindex)
 		enforce_tap_added(d->enf, tap->id.uuid, tap->id.name, tap->ifname, tap->ifindex, mono_ms());
@@ -495,6 +417,7 @@ static void on_tap_removed(void *arg, const struct vmmap_tap *vt)
 		    d->taps[i]->generation == vt->generation) {
 			tap_close(d, d->taps[i], "unmapped");
 			d->taps[i] = d->taps[--d->ntaps];
+			d->inventory_dirty = true;
 			return;
 		}
 }
@@ -526,14 +449,31 @@ static void apply_whitelist(struct daemon *d, uint64_t now_s)
 	for (size_t i = 0; i < d->ntaps; i++) {
 		struct dtap *tap = d->taps[i];
 		bool wl = whitelist_contains(&d->wl, tap->id.uuid, now_s);
+		double scale = whitelist_scale(&d->wl, tap->id.uuid, now_s);
 
-		if (wl != tap->id.whitelisted)
-			log_info("agent: whitelist vm=%s name=%s whitelisted=%d", tap->id.uuid,
-				 tap->id.name, wl);
+		if (wl != tap->id.whitelisted || scale != tap->id.limit_scale)
+			log_info("agent: whitelist vm=%s name=%s whitelisted=%d limit_scale=%g", tap->id.uuid,
+				 tap->id.name, wl, scale);
 		tap->id.whitelisted = wl;
+		tap->id.limit_scale = scale;
 	}
 	for (size_t i = 0; i < d->nvms; i++)
 		d->vms[i]->whitelisted = whitelist_contains(&d->wl, d->vms[i]->uuid, now_s);
+}
+
+void daemon_set_whitelist(struct daemon *d, const struct whitelist *controller)
+{
+	struct whitelist m;
+
+	if (whitelist_merge(&d->wl_file, controller, &m) < 0) {
+		log_err("agent: out of memory merging the whitelist; the previous one stays in force");
+		return;
+	}
+	whitelist_fini(&d->wl);
+	d->wl = m;
+	apply_whitelist(d, now_us() / 1000000);
+	if (d->enf)
+		enforce_set_whitelist(d->enf, &d->wl, now_us() / 1000000, mono_ms());
 }
 
 /* Enforcement's share of the tick: expiries, a repair someone else's
@@ -586,6 +526,7 @@ static void on_enforce_result(void *arg, const struct enforce_result *r)
 
 	if ((unsigned)r->action <= EA_REFUSED)
 		d->results[r->action][r->error ? 1 : 0]++;
+	dbus_enforce(d, r);
 	if (r->error)
 		log_err("enforce: %s FAILED vm=%s name=%s origin=%s error=\"%s\"", an[r->action], r->uuid,
 			r->name, r->origin == ENFORCE_MANUAL ? "manual" : "auto", r->message ? r->message : "");
@@ -649,6 +590,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		session_tracker_expire(tap->t, now);
 	}
 	detect_tick(d->detect, now);
+	dbus_tick(d, now / 1000000);
 	d->ticks++;
 }
 
@@ -665,7 +607,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 /* SIGHUP: read the policy, the reply patterns and the whitelist again.
  * All or nothing: when any file has an error, every error is logged with
  * file:line and the running configuration stays. */
-static void reload(struct daemon *d)
+void daemon_reload(struct daemon *d)
 {
 	struct policy *np = malloc(sizeof(*np));
 	struct reply_patterns *nr = malloc(sizeof(*nr));
@@ -699,11 +641,9 @@ static void reload(struct daemon *d)
 	free(d->own_replies);
 	d->policy = d->own_policy = np;
 	d->replies = d->own_replies = nr;
-	whitelist_fini(&d->wl);
-	d->wl = nw;
-	apply_whitelist(d, now_us() / 1000000);
-	if (d->enf)
-		enforce_set_whitelist(d->enf, &d->wl, now_us() / 1000000, mono_ms());
+	whitelist_fini(&d->wl_file);
+	d->wl_file = nw;
+	daemon_set_whitelist(d, d->rep ? report_whitelist(d->rep) : NULL);
 	d->reloads_ok++;
 	log_info("agent: reloaded policy=%s rules=%u replies=%s patterns=%u whitelist=%s entries=%zu",
 		 d->cfg->policy_path, np->n_rules, d->cfg->replies_path, nr->n,
@@ -715,7 +655,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	log_info("agent: reloading signal=HUP");
-	reload(arg);
+	daemon_reload(arg);
 }
 
 /* ---- metrics ------------------------------------------------------------------ */
@@ -860,6 +800,7 @@ static void render(void *ctx, struct evbuffer *b)
 	metrics_sample_u64(b, "tapwarden_config_reloads_total", l, 1, d->reloads_failed);
 	metrics_family(b, "tapwarden_whitelist_entries", "gauge", "entries in the whitelist in force");
 	metrics_sample_u64(b, "tapwarden_whitelist_entries", NULL, 0, d->wl.n);
+	dbus_metrics(d, b);
 	metrics_family(b, "tapwarden_vmmap_taps", "gauge", "taps mapped to running VMs");
 	metrics_sample_u64(b, "tapwarden_vmmap_taps", NULL, 0, d->ntaps);
 	metrics_family(b, "tapwarden_detect_vms", "gauge", "VMs in the detection table");
@@ -942,7 +883,7 @@ int daemon_run(const struct daemon_config *cfg)
 	if (cfg->whitelist_path) {
 		struct policy_errors errs;
 
-		if (whitelist_load_file(cfg->whitelist_path, &d->wl, &errs) < 0) {
+		if (whitelist_load_file(cfg->whitelist_path, &d->wl_file, &errs) < 0) {
 			policy_errors_log(&errs);
 			return 1;
 		}
@@ -979,6 +920,11 @@ int daemon_run(const struct daemon_config *cfg)
 		log_err("metrics: %s", err);
 		goto out;
 	}
+	/* the controller's link first: its cached whitelist is in force
+	 * before enforcement and detection start */
+	if (dbus_start(d) < 0)
+		goto out;
+	daemon_set_whitelist(d, d->rep ? report_whitelist(d->rep) : NULL);
 	/* enforcement before the tap map: its first sync already blocks the
 	 * taps of VMs the kernel says are blocked */
 	if (cfg->policy->observe_only) {
@@ -1054,6 +1000,7 @@ out:
 		d->write_failed = true;
 	if (rc == 0 && d->write_failed)
 		rc = 2;
+	dbus_stop(d);
 	vmmap_free(d->map);
 	metrics_server_free(d->metrics);
 	/* blocks stay in the kernel (fail closed): their timeouts run there */
@@ -1078,6 +1025,7 @@ out:
 	free(d->own_policy);
 	free(d->own_replies);
 	whitelist_fini(&d->wl);
+	whitelist_fini(&d->wl_file);
 	for (size_t i = 0; i < d->nvms; i++)
 		free(d->vms[i]);
 	free(d->vms);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "policy.h"
+#include "report.h"
 #include "session.h"
 
 struct daemon_config {
@@ -32,6 +33,7 @@ struct daemon_config {
 	uint32_t resync_s;               /* full libvirt sync this often */
 	bool dry_run;                    /* log blocks, install nothing (also when
 					    the policy says observe_only) */
+	const struct report_config *report;   /* NULL: no controller (standalone) */
 	FILE *verdicts;                  /* borrowed, may be NULL: JSON lines */
 	const char *verdicts_path;       /* for messages */
 };

@@ -80,6 +80,8 @@ enum policy_action detect_evaluate(const struct policy *p, const struct detect_v
 		if (p->wl_mode == PWL_IGNORE)
 			return PA_NONE;
 		scale *= p->wl_scale;
+	} else if (id->limit_scale > 1) {
+		scale *= id->limit_scale;
 	}
 	for (uint32_t i = 0; i < p->n_rules; i++) {
 		const struct policy_rule *r = &p->rules[i];
@@ -264,6 +266,20 @@ void detect_tick(struct detect *d, uint64_t now_us)
 	for (uint32_t i = 0; i < d->n_vms; i++)
 		if (d->vms[i]->state != PA_NONE)
 			evaluate_vm(d, d->vms[i], now_us);
+}
+
+const struct stats_vm *detect_stats(struct detect *d, const char *uuid)
+{
+	uint32_t mask = d->index_size - 1, i = hash_str(uuid) & mask;
+
+	for (;; i = (i + 1) & mask) {
+		uint32_t slot = d->index[i];
+
+		if (!slot)
+			return NULL;
+		if (!strcmp(d->vms[slot - 1]->id.uuid, uuid))
+			return &d->vms[slot - 1]->stats;
+	}
 }
 
 const struct detect_counters *detect_counters(const struct detect *d)

@@ -26,6 +26,7 @@ struct detect_vm_id {
 	char name[DETECT_ID_LEN];
 	char plan[POLICY_MAX_NAME];
 	bool whitelisted;
+	double limit_scale;          /* > 1: raised limits from the whitelist (not exempt) */
 };
 
 /* A rule that fired, with the values it saw. */
@@ -86,6 +87,8 @@ struct detect_counters {
 	uint64_t evaluations, verdicts;
 };
 const struct detect_counters *detect_counters(const struct detect *d);
+/* The window statistics of uuid (borrowed until the next observe), or NULL. */
+const struct stats_vm *detect_stats(struct detect *d, const char *uuid);
 void detect_free(struct detect *d);
 
 #endif

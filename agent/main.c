@@ -31,7 +31,7 @@
 #include "whitelist.h"
 
 #ifndef TW_VERSION
-#define TW_VERSION "0.1.0"
+#define TW_VERSION "0.5.0"
 #endif
 #ifndef TW_DATADIR
 #define TW_DATADIR "/usr/local/share/tapwarden"
@@ -54,6 +54,9 @@ struct opts {
 	const char *whitelist;
 	uint32_t capture_buffer;
 	uint32_t resync_s;
+	const char *redis, *redis_user, *redis_pwfile, *prefix, *agent_id, *state_dir;
+	uint64_t spool_max;
+	uint32_t heartbeat_s;
 	bool set_max_flows, set_total_buffer, set_max_parsers;
 	bool check_only;
 	bool print_filter;
@@ -121,6 +124,18 @@ static void usage(FILE *f)
 "      --remove-enforcement delete table netdev tapwarden (every block) and exit\n"
 "      --print-filter       print the capture filter the daemon installs on each\n"
 "                           tap for --ports (pcap-filter(7) text) and exit\n"
+"      --redis ADDR         report to the controller through Redis at HOST:PORT\n"
+"                           or unix:PATH, and apply its commands and whitelist\n"
+"                           (default: standalone, no controller)\n"
+"      --redis-user NAME    Redis ACL user (with --redis-password-file)\n"
+"      --redis-password-file FILE  the Redis password (first line of FILE)\n"
+"      --prefix P           Redis key prefix (default tw)\n"
+"      --agent-id ID        this hypervisor's name on the bus (default: host name)\n"
+"      --state-dir DIR      report spool, command cursor, whitelist cache\n"
+"                           (default /var/lib/tapwarden)\n"
+"      --spool-max BYTES    reports kept on disk while Redis is away (default\n"
+"                           67108864); beyond, reports are dropped and counted\n"
+"      --heartbeat SEC      heartbeat interval (default 5)\n"
 "SIGHUP reloads --policy, --replies and --whitelist atomically: a file with\n"
 "errors is logged with file:line and the running configuration is kept.\n"
 "  -n, --check              validate options and files, print \"configuration OK\"\n"
@@ -258,11 +273,50 @@ static int load_shorteners(const char *path, char ***out, size_t *n_out)
 	return 0;
 }
 
+/* The live daemon's Redis settings; the password is read from its file. */
+static int fill_report(const struct opts *o, struct report_config *rc, char *pw, size_t pwcap,
+		       char *host, size_t hcap)
+{
+	memset(rc, 0, sizeof(*rc));
+	rc->redis = o->redis;
+	rc->user = o->redis_user;
+	rc->prefix = o->prefix ? o->prefix : "tw";
+	if (o->agent_id) {
+		rc->agent_id = o->agent_id;
+	} else {
+		if (gethostname(host, hcap) != 0) {
+			log_err("config: cannot read the host name (give --agent-id)");
+			return -EINVAL;
+		}
+		host[hcap - 1] = '\0';
+		rc->agent_id = host;
+	}
+	rc->state_dir = o->state_dir ? o->state_dir : "/var/lib/tapwarden";
+	rc->spool_max = o->spool_max ? o->spool_max : 64ull << 20;
+	rc->heartbeat_s = o->heartbeat_s ? o->heartbeat_s : 5;
+	rc->version = TW_VERSION;
+	if (o->redis_pwfile) {
+		FILE *f = fopen(o->redis_pwfile, "r");
+
+		if (!f || !fgets(pw, (int)pwcap, f)) {
+			log_err("config: cannot read the Redis password file=%s", o->redis_pwfile);
+			if (f)
+				fclose(f);
+			return -EINVAL;
+		}
+		fclose(f);
+		pw[strcspn(pw, "\r\n")] = '\0';
+		rc->password = pw;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_SAMPLE = 256, O_MAXPARSERS, O_MAXFLOWS, O_FLOWBUF, O_TOTALBUF, O_IDLE, O_SHORT, O_STATS,
 	       O_POLICY, O_REPLIES, O_VMMAP, O_VERDICTS, O_MAXVMS, O_LIBVIRT, O_METRICS, O_CAPBUF,
-	       O_WHITELIST, O_RESYNC, O_PRINTFILTER, O_DRYRUN, O_REMOVE };
+	       O_WHITELIST, O_RESYNC, O_PRINTFILTER, O_DRYRUN, O_REMOVE, O_REDIS, O_RUSER, O_RPW, O_PREFIX,
+	       O_AGENTID, O_STATEDIR, O_SPOOLMAX, O_HEARTBEAT };
 	static const struct option lopts[] = {
 		{ "read", required_argument, NULL, 'r' },
 		{ "sessions", required_argument, NULL, 'w' },
@@ -286,6 +340,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "whitelist", required_argument, NULL, O_WHITELIST },
 		{ "resync-interval", required_argument, NULL, O_RESYNC },
 		{ "print-filter", no_argument, NULL, O_PRINTFILTER },
+		{ "redis", required_argument, NULL, O_REDIS },
+		{ "redis-user", required_argument, NULL, O_RUSER },
+		{ "redis-password-file", required_argument, NULL, O_RPW },
+		{ "prefix", required_argument, NULL, O_PREFIX },
+		{ "agent-id", required_argument, NULL, O_AGENTID },
+		{ "state-dir", required_argument, NULL, O_STATEDIR },
+		{ "spool-max", required_argument, NULL, O_SPOOLMAX },
+		{ "heartbeat", required_argument, NULL, O_HEARTBEAT },
 		{ "dry-run", no_argument, NULL, O_DRYRUN },
 		{ "remove-enforcement", no_argument, NULL, O_REMOVE },
 		{ "check", no_argument, NULL, 'n' },
@@ -405,6 +467,28 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			}
 			break;
 		case O_PRINTFILTER: o->print_filter = true; break;
+		case O_REDIS: o->redis = optarg; break;
+		case O_RUSER: o->redis_user = optarg; break;
+		case O_RPW: o->redis_pwfile = optarg; break;
+		case O_PREFIX: o->prefix = optarg; break;
+		case O_AGENTID: o->agent_id = optarg; break;
+		case O_STATEDIR: o->state_dir = optarg; break;
+		case O_SPOOLMAX:
+			if (!parse_u64(optarg, 65536, 1ull << 40, &v)) {
+				log_err("config: --spool-max: expected 65536..1099511627776 bytes, got \"%s\"", optarg);
+				errors++;
+			} else {
+				o->spool_max = v;
+			}
+			break;
+		case O_HEARTBEAT:
+			if (!parse_u64(optarg, 1, 300, &v)) {
+				log_err("config: --heartbeat: expected 1..300 seconds, got \"%s\"", optarg);
+				errors++;
+			} else {
+				o->heartbeat_s = (uint32_t)v;
+			}
+			break;
 		case O_DRYRUN: o->dry_run = true; break;
 		case O_REMOVE: o->remove_enforcement = true; break;
 		case 'n': o->check_only = true; break;
@@ -426,9 +510,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			errors++;
 		}
 	} else if (o->read && (o->libvirt || o->metrics || o->capture_buffer || o->whitelist ||
-				o->resync_s || o->dry_run)) {
-		log_err("config: --libvirt, --metrics, --capture-buffer, --whitelist, --resync-interval "
-			"and --dry-run are for the live daemon (no --read)");
+				o->resync_s || o->dry_run || o->redis)) {
+		log_err("config: --libvirt, --metrics, --capture-buffer, --whitelist, --resync-interval, "
+			"--redis and --dry-run are for the live daemon (no --read)");
+		errors++;
+	}
+	if (!o->redis && (o->redis_user || o->redis_pwfile || o->prefix || o->agent_id || o->state_dir ||
+			  o->spool_max || o->heartbeat_s)) {
+		log_err("config: --redis-user, --redis-password-file, --prefix, --agent-id, --state-dir, "
+			"--spool-max and --heartbeat need --redis");
+		errors++;
+	}
+	if (o->redis_user && !o->redis_pwfile) {
+		log_err("config: --redis-user needs --redis-password-file");
 		errors++;
 	}
 	if (o->read && o->verdicts && !o->vm_map) {
@@ -713,6 +807,8 @@ int main(int argc, char **argv)
 	}
 	if (!o.read) {
 		struct daemon_config dc;
+		struct report_config rcfg;
+		static char password[512], host[65];
 		FILE *vout = NULL;
 
 		if (!det.policy && load_policies(&o, &det, true) < 0)
@@ -725,6 +821,11 @@ int main(int argc, char **argv)
 			}
 		}
 		memset(&dc, 0, sizeof(dc));
+		if (o.redis) {
+			if (fill_report(&o, &rcfg, password, sizeof(password), host, sizeof(host)) < 0)
+				goto done;
+			dc.report = &rcfg;
+		}
 		dc.libvirt_uri = o.libvirt;
 		dc.metrics_addr = o.metrics;
 		dc.session = o.cfg;

@@ -175,6 +175,35 @@ static uint32_t fp_top(struct stats_fp_entry *tab, uint64_t now_s, int w)
 	return (uint32_t)best;
 }
 
+uint32_t stats_vm_top(const struct stats_vm *vm, enum stats_fp kind, uint64_t now_s,
+		      struct stats_fp_count *out, uint32_t max)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < STATS_TOPK; i++) {
+		const struct stats_fp_entry *e = &vm->fp[kind][i];
+		uint64_t c;
+		uint32_t j;
+
+		if (!e->key)
+			continue;
+		c = ring_sum(e->b10m, fp_n[1], fp_width[1], e->head[1], now_s);
+		if (!c)
+			continue;
+		/* insertion into the descending top-max */
+		for (j = n; j > 0 && out[j - 1].count < c; j--)
+			if (j < max)
+				out[j] = out[j - 1];
+		if (j < max) {
+			out[j].key = e->key;
+			out[j].count = (uint32_t)(c > UINT32_MAX ? UINT32_MAX : c);
+			if (n < max)
+				n++;
+		}
+	}
+	return n;
+}
+
 /* ---- baselines ------------------------------------------------------------ */
 
 /* Fold completed 10-minute periods up to now_s into the EWMAs. */

@@ -98,6 +98,12 @@ void stats_vm_observe(struct stats_vm *vm, const struct stats_obs *o, uint32_t h
  * rcpts).  Advances the baseline to now_s. */
 void stats_vm_snapshot(struct stats_vm *vm, uint64_t now_s, uint32_t half_life_s,
 		       const double floors[3], struct stats_snapshot *out);
+/* The fingerprints of kind seen most in the 10 minutes ending at now_s,
+ * most frequent first, at most max into out; returns how many. */
+struct stats_fp_count { uint64_t key; uint32_t count; };
+uint32_t stats_vm_top(const struct stats_vm *vm, enum stats_fp kind, uint64_t now_s,
+		      struct stats_fp_count *out, uint32_t max);
+
 /* Sample i (0 = newest) of a ring, or NULL. */
 const char *stats_sample(const struct stats_sample_ring *r, uint32_t i);
 

@@ -83,28 +83,35 @@ static int parse_line(const char *name, unsigned lineno, const char *p, const ch
 	memset(&ent, 0, sizeof(ent));
 	for (size_t i = 0; i < 36; i++)
 		ent.uuid[i] = (char)tolower((unsigned char)w[i]);
-	if (next_word(&p, e, &w, &wl)) {
+	while (next_word(&p, e, &w, &wl)) {
 		char num[24];
 		char *end;
+		bool is_until = wl == 5 && memcmp(w, "until", 5) == 0;
+		bool is_scale = wl == 5 && memcmp(w, "scale", 5) == 0;
 
-		if (wl != 5 || memcmp(w, "until", 5) != 0 || !next_word(&p, e, &w, &wl) ||
-		    wl >= sizeof(num)) {
-			add_err(errs, "%s:%u: expected \"UUID [until EPOCH-SECONDS]\"", name, lineno);
+		if ((!is_until && !is_scale) || !next_word(&p, e, &w, &wl) || wl >= sizeof(num)) {
+			add_err(errs, "%s:%u: expected \"UUID [until EPOCH-SECONDS] [scale N]\"", name,
+				lineno);
 			return 1;
 		}
 		memcpy(num, w, wl);
 		num[wl] = '\0';
 		errno = 0;
-		ent.until_s = strtoull(num, &end, 10);
-		if (errno || *end || num[0] == '-' || ent.until_s == 0) {
-			add_err(errs, "%s:%u: until: \"%s\" is not a time in seconds since the epoch",
-				name, lineno, num);
-			return 1;
-		}
-		if (next_word(&p, e, &w, &wl)) {
-			add_err(errs, "%s:%u: unexpected \"%.*s\" after the expiry", name, lineno,
-				(int)(wl < 40 ? wl : 40), w);
-			return 1;
+		if (is_until) {
+			ent.until_s = strtoull(num, &end, 10);
+			if (errno || *end || num[0] == '-' || ent.until_s == 0) {
+				add_err(errs, "%s:%u: until: \"%s\" is not a time in seconds since the epoch",
+					name, lineno, num);
+				return 1;
+			}
+		} else {
+			ent.scale = strtod(num, &end);
+			if (errno || *end || !(ent.scale >= WHITELIST_SCALE_MIN &&
+					       ent.scale <= WHITELIST_SCALE_MAX)) {
+				add_err(errs, "%s:%u: scale: \"%s\" is not a number from %g to %g", name,
+					lineno, num, (double)WHITELIST_SCALE_MIN, (double)WHITELIST_SCALE_MAX);
+				return 1;
+			}
 		}
 	}
 	if (out->n >= WHITELIST_MAX) {
@@ -161,22 +168,58 @@ int whitelist_parse(const char *name, const char *buf, size_t len, struct whitel
 		whitelist_fini(out);
 		return -EINVAL;
 	}
-	if (out->n > 1) {
-		size_t k = 0;
+	whitelist_normalize(out);
+	return 0;
+}
 
-		qsort(out->e, out->n, sizeof(out->e[0]), cmp_entry);
-		for (size_t i = 1; i < out->n; i++) {
-			struct whitelist_entry *last = &out->e[k];
-
-			if (strcmp(last->uuid, out->e[i].uuid) == 0) {
-				if (last->until_s && (!out->e[i].until_s || out->e[i].until_s > last->until_s))
-					last->until_s = out->e[i].until_s;
-			} else {
-				out->e[++k] = out->e[i];
-			}
-		}
-		out->n = k + 1;
+/* Two entries for one VM: a full exemption beats raised limits, and of two
+ * of the same kind the later expiry (none beats any) wins. */
+static void combine(struct whitelist_entry *keep, const struct whitelist_entry *o)
+{
+	if (keep->scale > 0 && o->scale == 0) {
+		*keep = *o;
+		return;
 	}
+	if (keep->scale == 0 && o->scale > 0)
+		return;
+	if (keep->until_s && (!o->until_s || o->until_s > keep->until_s))
+		keep->until_s = o->until_s;
+	if (o->scale > keep->scale)
+		keep->scale = o->scale;
+}
+
+void whitelist_normalize(struct whitelist *w)
+{
+	size_t k = 0;
+
+	if (w->n < 2)
+		return;
+	qsort(w->e, w->n, sizeof(w->e[0]), cmp_entry);
+	for (size_t i = 1; i < w->n; i++) {
+		if (strcmp(w->e[k].uuid, w->e[i].uuid) == 0)
+			combine(&w->e[k], &w->e[i]);
+		else
+			w->e[++k] = w->e[i];
+	}
+	w->n = k + 1;
+}
+
+int whitelist_merge(const struct whitelist *a, const struct whitelist *b, struct whitelist *out)
+{
+	size_t n = (a ? a->n : 0) + (b ? b->n : 0);
+
+	memset(out, 0, sizeof(*out));
+	if (n == 0)
+		return 0;
+	out->e = malloc(n * sizeof(out->e[0]));
+	if (!out->e)
+		return -ENOMEM;
+	if (a && a->n)
+		memcpy(out->e, a->e, a->n * sizeof(out->e[0]));
+	if (b && b->n)
+		memcpy(out->e + (a ? a->n : 0), b->e, b->n * sizeof(out->e[0]));
+	out->n = n;
+	whitelist_normalize(out);
 	return 0;
 }
 
@@ -214,19 +257,34 @@ int whitelist_load_file(const char *path, struct whitelist *out, struct policy_e
 	return r;
 }
 
-bool whitelist_contains(const struct whitelist *w, const char *uuid, uint64_t now_s)
+static const struct whitelist_entry *find(const struct whitelist *w, const char *uuid,
+					  uint64_t now_s)
 {
 	struct whitelist_entry key;
 	const struct whitelist_entry *e;
 	size_t n = strlen(uuid);
 
 	if (!w || w->n == 0 || !whitelist_uuid_valid(uuid, n))
-		return false;
+		return NULL;
 	memset(&key, 0, sizeof(key));
 	for (size_t i = 0; i < 36; i++)
 		key.uuid[i] = (char)tolower((unsigned char)uuid[i]);
 	e = bsearch(&key, w->e, w->n, sizeof(w->e[0]), cmp_entry);
-	return e && (e->until_s == 0 || now_s < e->until_s);
+	return e && (e->until_s == 0 || now_s < e->until_s) ? e : NULL;
+}
+
+bool whitelist_contains(const struct whitelist *w, const char *uuid, uint64_t now_s)
+{
+	const struct whitelist_entry *e = find(w, uuid, now_s);
+
+	return e && e->scale == 0;
+}
+
+double whitelist_scale(const struct whitelist *w, const char *uuid, uint64_t now_s)
+{
+	const struct whitelist_entry *e = find(w, uuid, now_s);
+
+	return e ? e->scale : 0;
 }
 
 void whitelist_fini(struct whitelist *w)

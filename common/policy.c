@@ -69,6 +69,11 @@ void policy_init(struct policy *p)
 	p->ladder[0] = 3600;
 	p->n_ladder = 1;
 	p->forget_after_s = 30 * 86400;
+	p->campaign_enabled = true;
+	p->campaign_window_s = 3600;
+	p->campaign_min_vms = 5;
+	p->campaign_min_messages = 3;
+	p->campaign_block_s = 86400;
 	p->wl_mode = PWL_ALERT;
 	p->wl_scale = 1.0;
 }
@@ -435,6 +440,30 @@ static void escalation_pair(struct ld *l, const char *key, yaml_node_t *k, yaml_
 	}
 }
 
+/* The controller's global rule: the same message (body fingerprint or
+ * subject template) from many VMs within a window. */
+static void campaign_pair(struct ld *l, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+	struct policy *p = ctx;
+	double n;
+
+	if (!strcmp(key, "window")) {
+		get_duration(l, v, "campaign.window", false, &p->campaign_window_s);
+	} else if (!strcmp(key, "min_vms")) {
+		if (get_number(l, v, "campaign.min_vms", 2, 10000, &n))
+			p->campaign_min_vms = (uint32_t)n;
+	} else if (!strcmp(key, "min_messages")) {
+		if (get_number(l, v, "campaign.min_messages", 1, 1000000, &n))
+			p->campaign_min_messages = (uint32_t)n;
+	} else if (!strcmp(key, "block")) {
+		get_duration(l, v, "campaign.block", true, &p->campaign_block_s);
+	} else if (!strcmp(key, "enabled")) {
+		get_bool(l, v, "campaign.enabled", &p->campaign_enabled);
+	} else {
+		err(l, k, "campaign: unknown key \"%.64s\" (enabled, window, min_vms, min_messages, block)", key);
+	}
+}
+
 static void baseline_pair(struct ld *l, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
 {
 	struct policy *p = ctx;
@@ -544,6 +573,8 @@ static void top_pair(struct ld *l, const char *key, yaml_node_t *k, yaml_node_t 
 		each_pair(l, v, "baseline", baseline_pair, p);
 	} else if (!strcmp(key, "escalation")) {
 		each_pair(l, v, "escalation", escalation_pair, p);
+	} else if (!strcmp(key, "campaign")) {
+		each_pair(l, v, "campaign", campaign_pair, p);
 	} else if (!strcmp(key, "rules")) {
 		parse_rules(l, v, p);
 	} else if (!strcmp(key, "whitelisted")) {
@@ -551,7 +582,7 @@ static void top_pair(struct ld *l, const char *key, yaml_node_t *k, yaml_node_t 
 	} else if (!strcmp(key, "plans")) {
 		/* second pass */
 	} else {
-		err(l, k, "unknown key \"%.64s\" (version, observe_only, alert_hold, baseline, escalation, rules, plans, whitelisted)", key);
+		err(l, k, "unknown key \"%.64s\" (version, observe_only, alert_hold, baseline, escalation, campaign, rules, plans, whitelisted)", key);
 	}
 }
 

@@ -95,6 +95,10 @@ struct policy {
 	uint32_t ladder[POLICY_MAX_LADDER];   /* block durations, POLICY_MANUAL last */
 	uint32_t n_ladder;
 	uint32_t forget_after_s;     /* offences older than this are forgotten */
+	/* the controller: the same fingerprint from min_vms VMs (each with at
+	 * least min_messages of it) within window blocks them all */
+	bool campaign_enabled;
+	uint32_t campaign_window_s, campaign_min_vms, campaign_min_messages, campaign_block_s;
 	struct policy_rule rules[POLICY_MAX_RULES];
 	uint32_t n_rules;
 	struct policy_plan plans[POLICY_MAX_PLANS];
