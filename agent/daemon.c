@@ -214,6 +214,7 @@ static void tap_read(struct dtap *tap)
 		capture_live_close(tap->cap);
 		tap->cap = NULL;
 		tap->next_open_s = now_us() / 1000000 + DAEMON_RETRY_S;
+		d->inventory_dirty = true;
 		return;
 	}
 	/* budget used up: more may wait.  Come back after the other ready
@@ -287,6 +288,7 @@ static int tap_open(struct dtap *tap)
 	tap->ifindex = idx;
 	if (d->enf && idx)
 		enforce_tap_added(d->enf, tap->id.uuid, tap->id.name, tap->ifname, idx, mono_ms());
+	d->inventory_dirty = true;
 	tap->ev = event_new(d->base, capture_live_fd(tap->cap), EV_READ | EV_PERSIST,
 			    on_tap_readable, tap);
 	if (!tap->ev || event_add(tap->ev, NULL) != 0) {

@@ -216,43 +216,48 @@ static void stats_report(struct daemon *d, uint64_t now_s)
 	}
 }
 
-/* The VMs with taps here now (the controller follows migrations with it). */
+/* The VMs whose taps are being captured here now: the controller follows
+ * migrations with it.  A tap libvirt maps but that does not exist yet (a
+ * domain defined here, running elsewhere) does not count. */
 static void inventory_report(struct daemon *d)
 {
-	size_t in_chunk = 0, listed = 0;
+	size_t listed = 0;
 
-	for (size_t i = 0; i <= d->nvms; i++) {
-		struct dvm *vm = i < d->nvms && d->vms[i]->taps ? d->vms[i] : NULL;
+	jsonw_reset(&d->bw);
+	jsonw_obj_begin(&d->bw);
+	jsonw_key(&d->bw, "vms");
+	jsonw_arr_begin(&d->bw);
+	for (size_t i = 0; i < d->ntaps; i++) {
+		struct dtap *t = d->taps[i];
+		bool dup = false;
 
-		if (vm) {
-			if (in_chunk == 0) {
-				jsonw_reset(&d->bw);
-				jsonw_obj_begin(&d->bw);
-				jsonw_key(&d->bw, "vms");
-				jsonw_arr_begin(&d->bw);
-			}
-			jsonw_obj_begin(&d->bw);
-			jsonw_key(&d->bw, "uuid"); jsonw_cstr(&d->bw, vm->uuid);
-			jsonw_key(&d->bw, "name"); jsonw_cstr(&d->bw, vm->name);
-			jsonw_key(&d->bw, "taps"); jsonw_uint(&d->bw, vm->taps);
-			jsonw_obj_end(&d->bw);
-			in_chunk++;
-			listed++;
-		}
-		if ((in_chunk && (in_chunk == DBUS_CHUNK || i == d->nvms)) || (i == d->nvms && !listed)) {
-			if (!listed) {
-				jsonw_reset(&d->bw);
-				jsonw_obj_begin(&d->bw);
-				jsonw_key(&d->bw, "vms");
-				jsonw_arr_begin(&d->bw);
-			}
+		if (!t->cap)
+			continue;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = d->taps[j]->cap && strcmp(d->taps[j]->id.uuid, t->id.uuid) == 0;
+		if (dup)
+			continue;
+		if (listed && listed % DBUS_CHUNK == 0) {
 			jsonw_arr_end(&d->bw);
-			jsonw_key(&d->bw, "last"); jsonw_bool(&d->bw, i == d->nvms);
+			jsonw_key(&d->bw, "last"); jsonw_bool(&d->bw, false);
 			jsonw_obj_end(&d->bw);
 			publish(d, "inventory");
-			in_chunk = 0;
+			jsonw_reset(&d->bw);
+			jsonw_obj_begin(&d->bw);
+			jsonw_key(&d->bw, "vms");
+			jsonw_arr_begin(&d->bw);
 		}
+		jsonw_obj_begin(&d->bw);
+		jsonw_key(&d->bw, "uuid"); jsonw_cstr(&d->bw, t->id.uuid);
+		jsonw_key(&d->bw, "name"); jsonw_cstr(&d->bw, t->id.name);
+		jsonw_key(&d->bw, "tap"); jsonw_cstr(&d->bw, t->ifname);
+		jsonw_obj_end(&d->bw);
+		listed++;
 	}
+	jsonw_arr_end(&d->bw);
+	jsonw_key(&d->bw, "last"); jsonw_bool(&d->bw, true);
+	jsonw_obj_end(&d->bw);
+	publish(d, "inventory");
 }
 
 void dbus_tick(struct daemon *d, uint64_t now_s)

@@ -89,7 +89,12 @@ static int parse_line(const char *name, unsigned lineno, const char *p, const ch
 		bool is_until = wl == 5 && memcmp(w, "until", 5) == 0;
 		bool is_scale = wl == 5 && memcmp(w, "scale", 5) == 0;
 
-		if ((!is_until && !is_scale) || !next_word(&p, e, &w, &wl) || wl >= sizeof(num)) {
+		if (!is_until && !is_scale) {
+			add_err(errs, "%s:%u: unexpected \"%.*s\" (expected \"until EPOCH-SECONDS\" or \"scale N\")",
+				name, lineno, (int)(wl < 40 ? wl : 40), w);
+			return 1;
+		}
+		if (!next_word(&p, e, &w, &wl) || wl >= sizeof(num)) {
 			add_err(errs, "%s:%u: expected \"UUID [until EPOCH-SECONDS] [scale N]\"", name,
 				lineno);
 			return 1;

@@ -57,6 +57,36 @@ static void test_entries_and_expiry(void **state)
 	whitelist_fini(&w);
 }
 
+/* "scale N": raised limits, not an exemption; merging and duplicates */
+static void test_scale_and_merge(void **state)
+{
+	struct whitelist a, b, m;
+	struct policy_errors e;
+
+	(void)state;
+	assert_int_equal(parse(U1 " scale 5\n" U2 " until 100 scale 2\n", &a, &e), 0);
+	assert_false(whitelist_contains(&a, U1, 1));
+	assert_true(whitelist_scale(&a, U1, 1) == 5.0);
+	assert_true(whitelist_scale(&a, U2, 99) == 2.0);
+	assert_true(whitelist_scale(&a, U2, 100) == 0.0);
+	assert_int_equal(parse(U1 "\n" U3 " scale 3\n", &b, &e), 0);
+	assert_int_equal(whitelist_merge(&a, &b, &m), 0);
+	assert_int_equal(m.n, 3);
+	/* a full exemption beats raised limits for the same VM */
+	assert_true(whitelist_contains(&m, U1, 1));
+	assert_true(whitelist_scale(&m, U1, 1) == 0.0);
+	assert_true(whitelist_scale(&m, U3, 1) == 3.0);
+	whitelist_fini(&m);
+	assert_int_equal(whitelist_merge(&a, NULL, &m), 0);
+	assert_int_equal(m.n, 2);
+	whitelist_fini(&m);
+	whitelist_fini(&a);
+	whitelist_fini(&b);
+	assert_int_equal(parse(U1 " scale 0.5\n" U2 " scale\n" U3 " scale x\n", &a, &e), -EINVAL);
+	assert_int_equal(e.n, 3);
+	assert_non_null(strstr(e.msg[0], "scale"));
+}
+
 static void test_errors_name_every_line(void **state)
 {
 	struct whitelist w;
@@ -134,6 +164,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_entries_and_expiry),
 		cmocka_unit_test(test_errors_name_every_line),
+		cmocka_unit_test(test_scale_and_merge),
 		cmocka_unit_test(test_file),
 	};
 
