@@ -42,7 +42,7 @@ FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 CTL_SRCS    := controller/main.c controller/api.c
 CTL_OBJS    := $(CTL_SRCS:%.c=$(B)/%.o)
 
-.PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration live lxc enforce bench demo deps
+.PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration live lxc enforce bus bench demo deps
 all: $(B)/tapwarden-agent $(B)/tapwarden-controller
 
 $(B)/%.o: %.c
@@ -85,7 +85,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libtwcore.a tests/unit/testutil.h
 check: deps
 	$(MAKE) --no-print-directory check-run
 
-check-run: unit unit-asan golden detect fuzz-smoke integration live lxc enforce
+check-run: unit unit-asan golden detect fuzz-smoke integration live lxc enforce bus
 	@echo "make check: all tests passed"
 
 unit: $(UNIT_BINS)
@@ -121,6 +121,13 @@ lxc: $(B)/tapwarden-agent
 enforce: $(B)/tapwarden-agent $(B)/tests/nftbulk
 	TW_AGENT=$(abspath $(B)/tapwarden-agent) TW_NFTBULK=$(abspath $(B)/tests/nftbulk) bash tests/enforce/run.sh
 
+# The Redis bus: a real redis-server, two agents (hypervisor namespaces,
+# real nftables), two controllers and twctl: verdicts, unblock, whitelist,
+# migration, Redis down for 30 s, a controller killed holding entries (root).
+bus: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
+	TW_AGENT=$(abspath $(B)/tapwarden-agent) TW_CONTROLLER=$(abspath $(B)/tapwarden-controller) \
+		TW_TWCTL=$(abspath $(B)/twctl) bash tests/bus/run.sh
+
 # libFuzzer targets: the core is rebuilt with coverage instrumentation.
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 fuzz-build:
@@ -139,11 +146,13 @@ fuzz: fuzz-build
 
 # Offline speed and memory, then live capture on a veth against tcpdump
 # (root; with the default 4 MiB and a 16 MiB capture buffer).
-bench: $(B)/tapwarden-agent $(B)/tests/nftbulk
+bench: $(B)/tapwarden-agent $(B)/tests/nftbulk $(B)/tapwarden-controller $(B)/twctl
 	TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/bench/run.sh
 	TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/live/bench.sh
 	CAPBUF=16777216 TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/live/bench.sh
 	TW_NFTBULK=$(abspath $(B)/tests/nftbulk) bash tests/enforce/bench.sh
+	TW_AGENT=$(abspath $(B)/tapwarden-agent) TW_CONTROLLER=$(abspath $(B)/tapwarden-controller) \
+		TW_TWCTL=$(abspath $(B)/twctl) bash tests/bus/bench.sh
 
 deps:
 	bash .ci/deps

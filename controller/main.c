@@ -37,7 +37,7 @@ __asm__(".section .rodata\n"
 extern const char ctl_tw_lua_[] __asm__("ctl_tw_lua_");
 
 #define CTL_READ_COUNT 256
-#define CTL_READ_BLOCK_MS 1000
+#define CTL_READ_BLOCK_MS 2000
 #define CTL_AGENTS_EVERY_S 2
 #define CTL_CLAIM_EVERY_S 5
 #define CTL_BACKOFF_MAX_S 30
