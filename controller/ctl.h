@@ -56,7 +56,7 @@ struct ctl {
 	char *agents[CTL_MAX_AGENTS];
 	size_t n_agents;
 	bool *grouped;                /* per agent: XGROUP CREATE done */
-	uint64_t last_agents_s, last_claim_s, last_tick_s;
+	uint64_t last_agents_s, last_claim_s, last_tick_s, last_trim_s;
 	uint32_t outstanding;         /* ingest scripts of the batch not yet answered */
 	struct evhttp *http;
 	struct event *ev_tick, *ev_int, *ev_term;

@@ -40,6 +40,8 @@ extern const char ctl_tw_lua_[] __asm__("ctl_tw_lua_");
 #define CTL_READ_BLOCK_MS 2000
 #define CTL_AGENTS_EVERY_S 2
 #define CTL_CLAIM_EVERY_S 5
+#define CTL_TRIM_EVERY_S 60
+#define CTL_TRIM_KEEP "100000"    /* processed entries a report stream keeps at least */
 #define CTL_BACKOFF_MAX_S 30
 
 static uint64_t wall_s(void)
@@ -540,9 +542,10 @@ static void on_tick_reply(redisAsyncContext *ac, void *reply, void *priv)
 
 	if (failed(c, ac, rep, "tick"))
 		return;
-	if (rep->type == REDIS_REPLY_STRING && !strstr(rep->str, "\"expired_blocks\":0,") &&
-	    !strstr(rep->str, "\"expired_blocks\":0}"))
-		log_info("controller: expiry %s", rep->str);
+	/* quiet when nothing happened: {} or zero expiries */
+	if (rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "{}") != 0 &&
+	    !(strstr(rep->str, "\"expired_blocks\":0") && strstr(rep->str, "\"expired_whitelist\":0")))
+		log_info("controller: housekeeping %s", rep->str);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -565,6 +568,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	if (now >= c->last_claim_s + CTL_CLAIM_EVERY_S) {
 		c->last_claim_s = now;
 		claim(c);
+	}
+	if (now >= c->last_trim_s + CTL_TRIM_EVERY_S) {
+		const char *argv[1] = { CTL_TRIM_KEEP };
+
+		c->last_trim_s = now;
+		ctl_script(c, "trim", 1, argv, NULL, on_tick_reply, NULL);
 	}
 	if (now != c->last_tick_s) {
 		char ns[24];

@@ -610,8 +610,35 @@ local function r_audit()            -- vm, actor, since, until, limit
   return '{"entries":' .. arr(items) .. '}'
 end
 
+-- Trim report streams: entries every controller has processed go, once a
+-- stream holds more than `keep`; the newest processed entry always stays
+-- (the agent reads the top to recognise what Redis already has).
+local function trim()               -- keep
+  local keep = tonumber(ARGV[3])
+  local out = {}
+  for _, a in ipairs(agents()) do
+    local key = K('reports', a)
+    if redis.call('XLEN', key) > keep then
+      local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', key)
+      if ok then
+        for _, g in ipairs(groups) do
+          local gi = {}
+          for i = 1, #g, 2 do gi[g[i]] = g[i + 1] end
+          if gi.name == 'controllers' then
+            local minid = gi['last-delivered-id']
+            local p = redis.call('XPENDING', key, 'controllers')
+            if tonumber(p[1]) > 0 then minid = p[2] end
+            out[a] = redis.call('XTRIM', key, 'MINID', minid)
+          end
+        end
+      end
+    end
+  end
+  return enc(out)
+end
+
 local fns = {
-  ingest = ingest, tick = tick,
+  ingest = ingest, tick = tick, trim = trim,
   block = act_block, unblock = act_unblock, wl_add = act_wl_add, wl_revoke = act_wl_revoke,
   status = r_status, vm = r_vm, blocks = r_blocks, whitelist = r_whitelist, wl_get = r_wl_get,
   agents = r_agents, audit = r_audit,
