@@ -43,7 +43,7 @@ CTL_SRCS    := controller/main.c controller/api.c
 CTL_OBJS    := $(CTL_SRCS:%.c=$(B)/%.o)
 
 .PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration live lxc enforce bus bench demo deps
-all: $(B)/tapwarden-agent $(B)/tapwarden-controller
+all: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -435,7 +435,9 @@ static void sync_top(struct report *r, const redisReply *rep)
 		if (id->type == REDIS_REPLY_STRING)
 			bus_id_parse(id->str, id->len, &tb, &ts);
 	}
-	if (tb >= spool_boot(r->spool)) {
+	/* Redis holds a later boot, or entries of this boot this run never
+	 * wrote: the state directory was lost or copied */
+	if (tb > spool_boot(r->spool) || (tb == spool_boot(r->spool) && ts > spool_last_seq(r->spool))) {
 		log_warn("report: the report stream holds boot=%" PRIu64 " but this agent's is %" PRIu64
 			 " (state directory lost?): continuing with boot=%" PRIu64,
 			 tb, spool_boot(r->spool), tb + 1);

@@ -503,6 +503,11 @@ fail:
 
 /* ---- queue ------------------------------------------------------------------------------- */
 
+uint64_t spool_last_seq(const struct spool *s)
+{
+	return s->next_seq - 1;
+}
+
 uint64_t spool_boot(const struct spool *s)
 {
 	return s->boot;

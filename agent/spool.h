@@ -82,6 +82,9 @@ uint64_t spool_boot(const struct spool *s);
  */
 int spool_set_min_boot(struct spool *s, uint64_t min_boot);
 
+/* The highest SEQ given out in the current boot (0: none yet). */
+uint64_t spool_last_seq(const struct spool *s);
+
 /*
  * Append a copy of payload (borrowed, len bytes) and set *boot, *seq to
  * its ID (either pointer may be NULL).  Returns 0, -EMSGSIZE (len >

@@ -182,13 +182,32 @@ static bool text_ok(const char *s, size_t max)
 	return true;
 }
 
-/* The request's JSON object body, or NULL with the error sent. */
+/* The request's JSON object body, or NULL with the error sent.  A DELETE
+ * without a body takes reason and actor from the query string (libevent's
+ * HTTP client, and some proxies, send no body with DELETE). */
 static json_t *body_json(struct ctl *c, struct evhttp_request *req)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t n = evbuffer_get_length(in);
 	json_error_t je;
 	json_t *j;
+
+	if (n == 0 && evhttp_request_get_command(req) == EVHTTP_REQ_DELETE) {
+		const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+		struct evkeyvalq q;
+		const char *v;
+
+		TAILQ_INIT(&q);
+		j = json_object();
+		if (query && evhttp_parse_query_str(query, &q) == 0) {
+			if ((v = evhttp_find_header(&q, "reason")))
+				json_object_set_new(j, "reason", json_string(v));
+			if ((v = evhttp_find_header(&q, "actor")))
+				json_object_set_new(j, "actor", json_string(v));
+		}
+		evhttp_clear_headers(&q);
+		return j;
+	}
 
 	if (n > API_BODY_MAX) {
 		send_error(c, req, 413, "body larger than %d bytes", API_BODY_MAX);

@@ -1,0 +1,846 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * twctl: the operators' command line for tapwarden (runs on an operator's
+ * host; a client of the controller's HTTP API, doc/api.md, and nothing
+ * else).  Arguments are checked before any request; changes carry the
+ * actor and a reason; output is a human table, or the API's JSON with
+ * --json.  Strings from the server may hold guest-controlled text (EHLO
+ * names, subjects in evidence): control bytes are printed as \xNN so they
+ * cannot drive the terminal.
+ *
+ * Exit codes: 0 ok, 1 the controller refused, 2 usage, 3 controller
+ * unreachable, 4 no such VM or entry.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#define TWCTL_VERSION "0.5.0"
+#define EX_REFUSED 1
+#define EX_USAGE 2
+#define EX_UNREACHABLE 3
+#define EX_NOTFOUND 4
+
+static const char *g_url = "http://127.0.0.1:8425";
+static const char *g_actor;
+static bool g_json;
+static int g_timeout = 10;
+static char g_host[256], g_base[256];
+static int g_port;
+
+static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("twctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: twctl [--controller URL] [--json] [--actor NAME] [--timeout S] COMMAND ...\n"
+"\n"
+"  status                                  installation summary\n"
+"  vm show UUID                            state, block, evidence, history\n"
+"  blocks list                             active blocks\n"
+"  block UUID --for DURATION --reason TEXT manual block (also of a whitelisted VM)\n"
+"  unblock UUID --reason TEXT              lift a block now\n"
+"  whitelist list\n"
+"  whitelist show UUID\n"
+"  whitelist add UUID --customer C --ticket T --reason R [--for DURATION | --expires EPOCH] [--scale N]\n"
+"  whitelist revoke UUID --reason R\n"
+"  agents                                  heartbeat, version, pending commands\n"
+"  audit [--vm UUID] [--actor NAME] [--since WHEN] [--until WHEN] [--limit N]\n"
+"\n"
+"DURATION: 90s, 30m, 1h, 2d, 1w or seconds.  WHEN: epoch seconds, or a\n"
+"duration meaning that long ago.  --controller defaults to $TWCTL_CONTROLLER\n"
+"or http://127.0.0.1:8425 (http only: reach a remote controller through an\n"
+"ssh or stunnel tunnel); --actor to $TWCTL_ACTOR, $SUDO_USER, $USER.\n"
+"Exit: 0 ok, 1 refused by the controller, 2 usage, 3 unreachable, 4 not found.\n");
+}
+
+/* ---- text out ------------------------------------------------------------------ */
+
+/* s with control bytes as \xNN, in one of a few rotating buffers. */
+static const char *safe(const char *s)
+{
+	static char bufs[8][1024];
+	static int k;
+	char *o = bufs[k = (k + 1) % 8];
+	size_t n = 0;
+
+	if (!s)
+		return "-";
+	for (; *s && n + 5 < sizeof(bufs[0]); s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch < 0x20 || ch == 0x7f)
+			n += (size_t)snprintf(o + n, 5, "\\x%02x", ch);
+		else
+			o[n++] = (char)ch;
+	}
+	o[n] = '\0';
+	return n ? o : "-";
+}
+
+static const char *jstr(json_t *j, const char *k)
+{
+	json_t *v = json_object_get(j, k);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static long long jint(json_t *j, const char *k)
+{
+	json_t *v = json_object_get(j, k);
+
+	return json_is_integer(v) ? (long long)json_integer_value(v) : json_is_real(v) ? (long long)json_real_value(v) : 0;
+}
+
+static const char *when(long long t)
+{
+	static char bufs[4][32];
+	static int k;
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char *o = bufs[k = (k + 1) % 4];
+
+	if (t <= 0)
+		return "never";
+	gmtime_r(&tt, &tm);
+	strftime(o, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return o;
+}
+
+static const char *span(long long s)
+{
+	static char bufs[4][32];
+	static int k;
+	char *o = bufs[k = (k + 1) % 4];
+
+	if (s < 0)
+		s = 0;
+	if (s >= 86400)
+		snprintf(o, 32, "%lldd %lldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(o, 32, "%lldh %lldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(o, 32, "%lldm %llds", s / 60, s % 60);
+	else
+		snprintf(o, 32, "%llds", s);
+	return o;
+}
+
+/* A table: rows of cells, printed with aligned columns. */
+#define TMAX_COLS 8
+struct table {
+	int ncol;
+	char *cell[512][TMAX_COLS];
+	int nrow;
+};
+
+static void trow(struct table *t, ...)
+{
+	va_list ap;
+
+	if (t->nrow >= 512)
+		return;
+	va_start(ap, t);
+	for (int i = 0; i < t->ncol; i++) {
+		const char *s = va_arg(ap, const char *);
+
+		t->cell[t->nrow][i] = strdup(s ? s : "-");
+	}
+	va_end(ap);
+	t->nrow++;
+}
+
+static void tprint(struct table *t, const char *empty)
+{
+	size_t w[TMAX_COLS] = { 0 };
+
+	if (t->nrow <= 1) {
+		printf("%s\n", empty);
+		goto out;
+	}
+	for (int r = 0; r < t->nrow; r++)
+		for (int c = 0; c < t->ncol; c++)
+			if (strlen(t->cell[r][c]) > w[c])
+				w[c] = strlen(t->cell[r][c]);
+	for (int r = 0; r < t->nrow; r++) {
+		for (int c = 0; c < t->ncol; c++)
+			if (c + 1 < t->ncol)
+				printf("%-*s  ", (int)w[c], t->cell[r][c]);
+			else
+				printf("%s", t->cell[r][c]);
+		putchar('\n');
+	}
+out:
+	for (int r = 0; r < t->nrow; r++)
+		for (int c = 0; c < t->ncol; c++)
+			free(t->cell[r][c]);
+}
+
+/* ---- HTTP -------------------------------------------------------------------------- */
+
+struct reply {
+	int code;            /* 0: no answer */
+	char *body;
+	const char *err;
+	struct event_base *base;
+};
+
+static void on_done(struct evhttp_request *req, void *arg)
+{
+	struct reply *r = arg;
+
+	if (!req || evhttp_request_get_response_code(req) == 0) {
+		r->err = "no answer (connection refused or timed out)";
+	} else {
+		struct evbuffer *in = evhttp_request_get_input_buffer(req);
+		size_t n = evbuffer_get_length(in);
+
+		r->code = evhttp_request_get_response_code(req);
+		r->body = malloc(n + 1);
+		if (r->body) {
+			evbuffer_remove(in, r->body, n);
+			r->body[n] = '\0';
+		}
+	}
+	event_base_loopexit(r->base, NULL);
+}
+
+static void parse_url(void)
+{
+	const char *p;
+	const char *slash;
+	char hostport[300];
+	char *colon;
+
+	if (strncmp(g_url, "https://", 8) == 0)
+		die(EX_USAGE, "--controller %s: https is not supported; reach the controller through a local TLS tunnel (stunnel, ssh -L) and give its http:// address",
+		    g_url);
+	if (strncmp(g_url, "http://", 7) != 0)
+		die(EX_USAGE, "--controller %s: expected http://HOST:PORT[/BASE]", g_url);
+	p = g_url + 7;
+	slash = strchr(p, '/');
+	snprintf(hostport, sizeof(hostport), "%.*s", (int)(slash ? (size_t)(slash - p) : strlen(p)), p);
+	snprintf(g_base, sizeof(g_base), "%s", slash ? slash : "");
+	if (g_base[0] && g_base[strlen(g_base) - 1] == '/')
+		g_base[strlen(g_base) - 1] = '\0';
+	colon = strrchr(hostport, ':');
+	g_port = 80;
+	if (colon && !strchr(colon, ']')) {
+		g_port = atoi(colon + 1);
+		*colon = '\0';
+	}
+	if (hostport[0] == '[' && hostport[strlen(hostport) - 1] == ']') {
+		hostport[strlen(hostport) - 1] = '\0';
+		memmove(hostport, hostport + 1, strlen(hostport));
+	}
+	if (!hostport[0] || g_port <= 0 || g_port > 65535)
+		die(EX_USAGE, "--controller %s: expected http://HOST:PORT[/BASE]", g_url);
+	snprintf(g_host, sizeof(g_host), "%s", hostport);
+}
+
+/* One request; returns the parsed JSON reply (owned) and *code.  Exits on
+ * transport errors (3) and on error statuses (1, or 4 for 404). */
+static json_t *request(enum evhttp_cmd_type method, const char *path, json_t *body)
+{
+	struct reply r = { 0 };
+	struct evhttp_connection *conn;
+	struct evhttp_request *req;
+	char uri[1200];
+	json_error_t je;
+	json_t *j;
+
+	r.base = event_base_new();
+	conn = r.base ? evhttp_connection_base_new(r.base, NULL, g_host, (unsigned short)g_port) : NULL;
+	req = conn ? evhttp_request_new(on_done, &r) : NULL;
+	if (!req)
+		die(EX_UNREACHABLE, "out of memory");
+	evhttp_connection_set_timeout(conn, g_timeout);
+	snprintf(uri, sizeof(uri), "%s%s", g_base, path);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", g_host);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Accept", "application/json");
+	if (body) {
+		char *s = json_dumps(body, JSON_COMPACT);
+
+		if (!s)
+			die(EX_UNREACHABLE, "out of memory");
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+		evbuffer_add(evhttp_request_get_output_buffer(req), s, strlen(s));
+		free(s);
+	}
+	if (evhttp_make_request(conn, req, method, uri) != 0)
+		die(EX_UNREACHABLE, "cannot send the request to %s", g_url);
+	event_base_dispatch(r.base);
+	evhttp_connection_free(conn);
+	event_base_free(r.base);
+	if (!r.code)
+		die(EX_UNREACHABLE, "cannot reach the controller at %s: %s", g_url, r.err ? r.err : "no answer");
+	j = r.body ? json_loads(r.body, 0, &je) : NULL;
+	if (r.code >= 300) {
+		const char *msg = j ? jstr(j, "error") : NULL;
+
+		fprintf(stderr, "twctl: %s (HTTP %d)\n", safe(msg ? msg : r.body), r.code);
+		free(r.body);
+		exit(r.code == 404 ? EX_NOTFOUND : EX_REFUSED);
+	}
+	if (!j)
+		die(EX_REFUSED, "the controller's answer is not JSON (HTTP %d)", r.code);
+	free(r.body);
+	return j;
+}
+
+static void print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	if (s)
+		puts(s);
+	free(s);
+}
+
+/* ---- argument checks ------------------------------------------------------------------ */
+
+static void need_uuid(const char *s, char out[37])
+{
+	if (!s)
+		die(EX_USAGE, "missing UUID (see twctl --help)");
+	if (strlen(s) != 36)
+		die(EX_USAGE, "\"%s\" is not a domain UUID (8-4-4-4-12 hex digits)", safe(s));
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			die(EX_USAGE, "\"%s\" is not a domain UUID (8-4-4-4-12 hex digits)", safe(s));
+		out[i] = (char)tolower((unsigned char)s[i]);
+	}
+	out[36] = '\0';
+}
+
+static long long parse_duration(const char *s, const char *opt)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = s ? strtoll(s, &end, 10) : -1;
+	if (!s || errno || end == s || v <= 0)
+		die(EX_USAGE, "%s: expected a duration like 90s, 30m, 1h, 2d, 1w", opt);
+	switch (*end) {
+	case '\0': case 's': break;
+	case 'm': v *= 60; break;
+	case 'h': v *= 3600; break;
+	case 'd': v *= 86400; break;
+	case 'w': v *= 7 * 86400; break;
+	default: die(EX_USAGE, "%s: \"%s\": unknown unit (s, m, h, d, w)", opt, safe(s));
+	}
+	if (*end && end[1])
+		die(EX_USAGE, "%s: \"%s\": expected one number and one unit", opt, safe(s));
+	return v;
+}
+
+static void need_reason(const char *r)
+{
+	if (!r || !*r)
+		die(EX_USAGE, "--reason is required");
+	if (strlen(r) > 500)
+		die(EX_USAGE, "--reason: at most 500 bytes");
+}
+
+/* Options after the command words. */
+struct cmdopts {
+	const char *dur, *reason, *customer, *ticket, *expires, *scale, *vm, *actor, *since, *until, *limit;
+};
+
+static void parse_cmdopts(int argc, char **argv, struct cmdopts *o)
+{
+	static const struct option lo[] = {
+		{ "for", required_argument, 0, 'f' }, { "reason", required_argument, 0, 'r' },
+		{ "customer", required_argument, 0, 'c' }, { "ticket", required_argument, 0, 't' },
+		{ "expires", required_argument, 0, 'e' }, { "scale", required_argument, 0, 's' },
+		{ "vm", required_argument, 0, 'v' }, { "actor", required_argument, 0, 'a' },
+		{ "since", required_argument, 0, 'S' }, { "until", required_argument, 0, 'U' },
+		{ "limit", required_argument, 0, 'l' }, { 0, 0, 0, 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'f': o->dur = optarg; break;
+		case 'r': o->reason = optarg; break;
+		case 'c': o->customer = optarg; break;
+		case 't': o->ticket = optarg; break;
+		case 'e': o->expires = optarg; break;
+		case 's': o->scale = optarg; break;
+		case 'v': o->vm = optarg; break;
+		case 'a': o->actor = optarg; break;
+		case 'S': o->since = optarg; break;
+		case 'U': o->until = optarg; break;
+		case 'l': o->limit = optarg; break;
+		default: exit(EX_USAGE);
+		}
+	}
+	if (optind < argc)
+		die(EX_USAGE, "unexpected argument \"%s\"", safe(argv[optind]));
+}
+
+/* epoch seconds, or a duration meaning that long ago */
+static long long parse_when(const char *s, const char *opt)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+
+	if (end != s && !*end && v > 1000000000)
+		return v;
+	return (long long)time(NULL) - parse_duration(s, opt);
+}
+
+/* ---- commands ----------------------------------------------------------------------------- */
+
+static void show_block_line(json_t *b)
+{
+	printf("block:       %s (%s left, until %s)\n", safe(jstr(b, "origin")), span(jint(b, "remaining_s")),
+	       when(jint(b, "until")));
+	printf("  reason:    %s\n", safe(jstr(b, "reason")));
+	printf("  by:        %s  decision %s\n", safe(jstr(b, "actor")), safe(jstr(b, "decision")));
+}
+
+static char *join_array(json_t *a)
+{
+	static char buf[512];
+	size_t n = 0, i;
+	json_t *v;
+
+	buf[0] = '\0';
+	json_array_foreach(a, i, v) {
+		if (json_is_string(v))
+			n += (size_t)snprintf(buf + n, n < sizeof(buf) ? sizeof(buf) - n : 0, "%s%s", i ? "," : "",
+					      safe(json_string_value(v)));
+		if (n >= sizeof(buf))
+			break;
+	}
+	return buf[0] ? buf : (char *)"-";
+}
+
+static void cmd_vm_show(const char *uuid)
+{
+	char path[128];
+	json_t *j, *b, *wl, *ev, *h, *v;
+	size_t i;
+	struct table t = { .ncol = 4 };
+
+	snprintf(path, sizeof(path), "/v1/vms/%s", uuid);
+	j = request(EVHTTP_REQ_GET, path, NULL);
+	if (g_json) {
+		print_json(j);
+		return;
+	}
+	printf("vm:          %s  %s\n", safe(jstr(j, "uuid")), safe(jstr(j, "name")));
+	printf("state:       %s\n", safe(jstr(j, "state")));
+	printf("hypervisor:  %s  (last seen %s)\n", safe(jstr(j, "hypervisor")), when(jint(j, "last_seen")));
+	printf("offences:    %lld\n", jint(j, "offences"));
+	b = json_object_get(j, "block");
+	if (json_is_object(b)) {
+		show_block_line(b);
+		printf("  pending:   %s\n", join_array(json_object_get(b, "pending_agents")));
+	} else {
+		printf("block:       none\n");
+	}
+	wl = json_object_get(j, "whitelist");
+	if (json_is_object(wl))
+		printf("whitelist:   ticket %s, customer %s, approved by %s, expires %s%s\n", safe(jstr(wl, "ticket")),
+		       safe(jstr(wl, "customer")), safe(jstr(wl, "approver")), when(jint(wl, "expires")),
+		       json_is_object(json_object_get(wl, "limits")) ? " (raised limits)" : "");
+	else
+		printf("whitelist:   no\n");
+	ev = json_object_get(j, "evidence");
+	printf("\nrecent evidence:\n");
+	trow(&t, "TIME", "AGENT", "VERDICT", "RULES / SUBJECTS");
+	json_array_foreach(ev, i, v) {
+		json_t *vd = json_object_get(v, "verdict"), *r, *x;
+		char rules[400] = "";
+		size_t k, n = 0;
+
+		json_array_foreach(json_object_get(vd, "rules"), k, r)
+			n += (size_t)snprintf(rules + n, n < sizeof(rules) ? sizeof(rules) - n : 0, "%s%s", k ? "," : "",
+					      safe(jstr(r, "name")));
+		x = json_object_get(json_object_get(vd, "evidence"), "subjects");
+		if (json_array_size(x) && n < sizeof(rules))
+			n += (size_t)snprintf(rules + n, sizeof(rules) - n, " / %s", join_array(x));
+		trow(&t, when(jint(v, "ts")), safe(jstr(v, "agent")), safe(jstr(vd, "verdict")), rules[0] ? rules : "-");
+	}
+	tprint(&t, "  none");
+	printf("\nhistory:\n");
+	h = json_object_get(j, "history");
+	struct table th = { .ncol = 4 };
+	trow(&th, "TIME", "EVENT", "ACTOR", "DETAILS");
+	json_array_foreach(h, i, v) {
+		char det[300];
+		const char *reason = jstr(v, "reason");
+
+		if (jstr(v, "from"))
+			snprintf(det, sizeof(det), "%s -> %s", safe(jstr(v, "from")), safe(jstr(v, "to")));
+		else
+			snprintf(det, sizeof(det), "%s", reason ? safe(reason) : jstr(v, "rules") ? safe(jstr(v, "rules")) : "-");
+		trow(&th, when(jint(v, "ts")), safe(jstr(v, "event")),
+		     jstr(v, "actor") ? safe(jstr(v, "actor")) : jstr(v, "agent") ? safe(jstr(v, "agent")) : "-", det);
+	}
+	tprint(&th, "  none");
+	json_decref(j);
+}
+
+static void cmd_blocks(void)
+{
+	json_t *j = request(EVHTTP_REQ_GET, "/v1/blocks", NULL), *b;
+	struct table t = { .ncol = 6 };
+	size_t i;
+
+	if (g_json) {
+		print_json(j);
+		json_decref(j);
+		return;
+	}
+	trow(&t, "UUID", "NAME", "REMAINING", "ORIGIN", "REASON", "PENDING");
+	json_array_foreach(json_object_get(j, "blocks"), i, b)
+		trow(&t, safe(jstr(b, "uuid")), safe(jstr(b, "name")), span(jint(b, "remaining_s")),
+		     safe(jstr(b, "origin")), safe(jstr(b, "reason")), join_array(json_object_get(b, "pending_agents")));
+	tprint(&t, "no blocks");
+	json_decref(j);
+}
+
+static void cmd_block(const char *uuid, struct cmdopts *o)
+{
+	long long d = parse_duration(o->dur, "--for");
+	json_t *body, *j;
+
+	need_reason(o->reason);
+	if (d < 60 || d > 365LL * 86400)
+		die(EX_USAGE, "--for: from 1m to 365d");
+	body = json_pack("{s:s,s:I,s:s,s:s}", "uuid", uuid, "duration_s", (json_int_t)d, "reason", o->reason,
+			 "actor", g_actor);
+	j = request(EVHTTP_REQ_POST, "/v1/blocks", body);
+	json_decref(body);
+	if (g_json)
+		print_json(j);
+	else
+		printf("blocked %s for %s (until %s), decision %s\n", uuid, span(jint(j, "remaining_s")),
+		       when(jint(j, "until")), safe(jstr(j, "decision")));
+	json_decref(j);
+}
+
+/* DELETE carries reason and actor in the query: libevent's client sends
+ * no body with DELETE. */
+static void delete_path(char *out, size_t cap, const char *base, const char *uuid, const char *reason)
+{
+	char *r = evhttp_encode_uri(reason), *a = evhttp_encode_uri(g_actor);
+
+	if (!r || !a)
+		die(EX_UNREACHABLE, "out of memory");
+	snprintf(out, cap, "%s%s?reason=%s&actor=%s", base, uuid, r, a);
+	free(r);
+	free(a);
+}
+
+static void cmd_unblock(const char *uuid, struct cmdopts *o)
+{
+	char path[1024];
+	json_t *j;
+
+	need_reason(o->reason);
+	delete_path(path, sizeof(path), "/v1/blocks/", uuid, o->reason);
+	j = request(EVHTTP_REQ_DELETE, path, NULL);
+	if (g_json)
+		print_json(j);
+	else
+		printf("unblocked %s, decision %s\n", uuid, safe(jstr(j, "decision")));
+	json_decref(j);
+}
+
+static void wl_row(struct table *t, json_t *e)
+{
+	json_t *lim = json_object_get(e, "limits");
+	char l[32] = "exempt";
+
+	if (json_is_object(lim))
+		snprintf(l, sizeof(l), "scale %g", json_number_value(json_object_get(lim, "scale")));
+	trow(t, safe(jstr(e, "uuid")), safe(jstr(e, "customer")), safe(jstr(e, "ticket")), safe(jstr(e, "approver")),
+	     when(jint(e, "expires")), l);
+}
+
+static void cmd_whitelist(int argc, char **argv)
+{
+	struct cmdopts o = { 0 };
+	char uuid[37], path[128];
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	json_t *j, *body, *e;
+	struct table t = { .ncol = 6 };
+	size_t i;
+
+	if (!sub)
+		die(EX_USAGE, "whitelist: expected list, show, add or revoke");
+	if (!strcmp(sub, "list")) {
+		parse_cmdopts(argc - 1, argv + 1, &o);
+		j = request(EVHTTP_REQ_GET, "/v1/whitelist", NULL);
+		if (g_json) {
+			print_json(j);
+		} else {
+			trow(&t, "UUID", "CUSTOMER", "TICKET", "APPROVER", "EXPIRES", "LIMITS");
+			json_array_foreach(json_object_get(j, "entries"), i, e)
+				wl_row(&t, e);
+			tprint(&t, "no whitelist entries");
+		}
+		json_decref(j);
+		return;
+	}
+	need_uuid(argc > 2 ? argv[2] : NULL, uuid);
+	parse_cmdopts(argc - 2, argv + 2, &o);
+	snprintf(path, sizeof(path), "/v1/whitelist/%s", uuid);
+	if (!strcmp(sub, "show")) {
+		j = request(EVHTTP_REQ_GET, path, NULL);
+		if (g_json) {
+			print_json(j);
+		} else {
+			printf("vm:        %s\ncustomer:  %s\nticket:    %s\napprover:  %s\nreason:    %s\ncreated:   %s\nexpires:   %s\n",
+			       uuid, safe(jstr(j, "customer")), safe(jstr(j, "ticket")), safe(jstr(j, "approver")),
+			       safe(jstr(j, "reason")), when(jint(j, "created")), when(jint(j, "expires")));
+			if (json_is_object(json_object_get(j, "limits")))
+				printf("limits:    thresholds x %g (not exempt)\n",
+				       json_number_value(json_object_get(json_object_get(j, "limits"), "scale")));
+			else
+				printf("limits:    none (exempt from automatic blocks)\n");
+		}
+	} else if (!strcmp(sub, "add")) {
+		need_reason(o.reason);
+		if (!o.customer || !*o.customer || !o.ticket || !*o.ticket)
+			die(EX_USAGE, "whitelist add: --customer and --ticket are required");
+		if (o.dur && o.expires)
+			die(EX_USAGE, "whitelist add: give --for or --expires, not both");
+		body = json_pack("{s:s,s:s,s:s,s:s,s:s}", "uuid", uuid, "customer", o.customer, "ticket", o.ticket,
+				 "reason", o.reason, "actor", g_actor);
+		if (o.dur)
+			json_object_set_new(body, "duration_s", json_integer(parse_duration(o.dur, "--for")));
+		if (o.expires) {
+			char *end;
+			long long ex = strtoll(o.expires, &end, 10);
+
+			if (*end || ex <= time(NULL))
+				die(EX_USAGE, "--expires: a future time in seconds since the epoch");
+			json_object_set_new(body, "expires", json_integer(ex));
+		}
+		if (o.scale) {
+			char *end;
+			double sc = strtod(o.scale, &end);
+
+			if (*end || !(sc >= 2 && sc <= 1000))
+				die(EX_USAGE, "--scale: a number from 2 to 1000");
+			json_object_set_new(body, "limits", json_pack("{s:f}", "scale", sc));
+		}
+		j = request(EVHTTP_REQ_POST, "/v1/whitelist", body);
+		json_decref(body);
+		if (g_json)
+			print_json(j);
+		else
+			printf("whitelisted %s (ticket %s, expires %s)%s\n", uuid, safe(jstr(j, "ticket")),
+			       when(jint(j, "expires")), o.scale ? " with raised limits" : "");
+	} else if (!strcmp(sub, "revoke")) {
+		char dpath[1024];
+
+		need_reason(o.reason);
+		delete_path(dpath, sizeof(dpath), "/v1/whitelist/", uuid, o.reason);
+		j = request(EVHTTP_REQ_DELETE, dpath, NULL);
+		if (g_json)
+			print_json(j);
+		else
+			printf("revoked the whitelisting of %s\n", uuid);
+	} else {
+		die(EX_USAGE, "whitelist: unknown subcommand \"%s\" (list, show, add, revoke)", safe(sub));
+	}
+	json_decref(j);
+}
+
+static void cmd_agents(void)
+{
+	json_t *j = request(EVHTTP_REQ_GET, "/v1/agents", NULL), *a;
+	struct table t = { .ncol = 6 };
+	size_t i;
+
+	if (g_json) {
+		print_json(j);
+		json_decref(j);
+		return;
+	}
+	trow(&t, "ID", "VERSION", "HEARTBEAT-AGE", "UP", "PENDING", "REPORTS-PENDING");
+	json_array_foreach(json_object_get(j, "agents"), i, a) {
+		char p[24], r[24];
+
+		snprintf(p, sizeof(p), "%lld", jint(a, "pending"));
+		snprintf(r, sizeof(r), "%lld", jint(a, "reports_pending") + jint(a, "spool_pending"));
+		trow(&t, safe(jstr(a, "id")), safe(jstr(a, "version")),
+		     jint(a, "heartbeat_age_s") < 0 ? "never" : span(jint(a, "heartbeat_age_s")),
+		     json_is_true(json_object_get(a, "up")) ? "yes" : "NO", p, r);
+	}
+	tprint(&t, "no agents");
+	json_decref(j);
+}
+
+static void cmd_status(void)
+{
+	json_t *j = request(EVHTTP_REQ_GET, "/v1/status", NULL);
+	json_t *ag = json_object_get(j, "agents"), *vm = json_object_get(j, "vms"), *rp = json_object_get(j, "reports");
+
+	if (g_json) {
+		print_json(j);
+	} else {
+		printf("controller:        %s (%s), schema %lld, prefix %s\n", safe(jstr(j, "controller")),
+		       safe(jstr(j, "version")), jint(j, "schema"), safe(jstr(j, "prefix")));
+		printf("agents:            %lld up of %lld\n", jint(ag, "up"), jint(ag, "total"));
+		printf("vms:               %lld known, %lld blocked, %lld alerting\n", jint(vm, "known"),
+		       jint(vm, "blocked"), jint(vm, "alerting"));
+		printf("whitelist:         %lld entries\n", jint(j, "whitelist"));
+		printf("pending decisions: %lld\n", jint(j, "pending_decisions"));
+		printf("reports ingested:  %lld (malformed %lld)\n", jint(rp, "ingested"), jint(rp, "malformed"));
+	}
+	json_decref(j);
+}
+
+static void cmd_audit(struct cmdopts *o)
+{
+	char path[512], uuid[37];
+	size_t n = (size_t)snprintf(path, sizeof(path), "/v1/audit?limit=%s", o->limit ? o->limit : "100");
+	json_t *j, *e;
+	struct table t = { .ncol = 5 };
+	size_t i;
+
+	if (o->limit) {
+		char *end;
+		long v = strtol(o->limit, &end, 10);
+
+		if (*end || v < 1 || v > 1000)
+			die(EX_USAGE, "--limit: 1 to 1000");
+	}
+	if (o->vm) {
+		need_uuid(o->vm, uuid);
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "&vm=%s", uuid);
+	}
+	if (o->actor) {
+		char *enc = evhttp_encode_uri(o->actor);
+
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "&actor=%s", enc ? enc : "");
+		free(enc);
+	}
+	if (o->since)
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "&since=%lld", parse_when(o->since, "--since"));
+	if (o->until)
+		snprintf(path + n, sizeof(path) - n, "&until=%lld", parse_when(o->until, "--until"));
+	j = request(EVHTTP_REQ_GET, path, NULL);
+	if (g_json) {
+		print_json(j);
+		json_decref(j);
+		return;
+	}
+	trow(&t, "TIME", "ACTOR", "ACTION", "VM", "REASON");
+	json_array_foreach(json_object_get(j, "entries"), i, e)
+		trow(&t, when(jint(e, "ts")), safe(jstr(e, "actor")), safe(jstr(e, "action")), safe(jstr(e, "vm")),
+		     safe(jstr(e, "reason")));
+	tprint(&t, "no audit entries");
+	json_decref(j);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "controller", required_argument, 0, 'c' }, { "json", no_argument, 0, 'j' },
+		{ "actor", required_argument, 0, 'a' }, { "timeout", required_argument, 0, 't' },
+		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
+	};
+	struct cmdopts o = { 0 };
+	char uuid[37];
+	const char *cmd;
+	int c;
+
+	if (getenv("TWCTL_CONTROLLER"))
+		g_url = getenv("TWCTL_CONTROLLER");
+	g_actor = getenv("TWCTL_ACTOR") ? getenv("TWCTL_ACTOR") : getenv("SUDO_USER") ? getenv("SUDO_USER") :
+		  getenv("USER") ? getenv("USER") : "unknown";
+	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': g_url = optarg; break;
+		case 'j': g_json = true; break;
+		case 'a': g_actor = optarg; break;
+		case 't':
+			g_timeout = atoi(optarg);
+			if (g_timeout < 1 || g_timeout > 600)
+				die(EX_USAGE, "--timeout: 1 to 600 seconds");
+			break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("twctl %s\n", TWCTL_VERSION); return 0;
+		default: usage(stderr); return EX_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (!*g_actor || strlen(g_actor) > 64)
+		die(EX_USAGE, "--actor: 1 to 64 characters");
+	parse_url();
+	argc -= optind;
+	argv += optind;
+	cmd = argv[0];
+	if (!strcmp(cmd, "status")) {
+		parse_cmdopts(argc, argv, &o);
+		cmd_status();
+	} else if (!strcmp(cmd, "vm")) {
+		if (argc < 3 || strcmp(argv[1], "show"))
+			die(EX_USAGE, "usage: twctl vm show UUID");
+		need_uuid(argv[2], uuid);
+		parse_cmdopts(argc - 2, argv + 2, &o);
+		cmd_vm_show(uuid);
+	} else if (!strcmp(cmd, "blocks")) {
+		if (argc < 2 || strcmp(argv[1], "list"))
+			die(EX_USAGE, "usage: twctl blocks list");
+		parse_cmdopts(argc - 1, argv + 1, &o);
+		cmd_blocks();
+	} else if (!strcmp(cmd, "block") || !strcmp(cmd, "unblock")) {
+		need_uuid(argc > 1 ? argv[1] : NULL, uuid);
+		parse_cmdopts(argc - 1, argv + 1, &o);
+		if (cmd[0] == 'b')
+			cmd_block(uuid, &o);
+		else
+			cmd_unblock(uuid, &o);
+	} else if (!strcmp(cmd, "whitelist")) {
+		cmd_whitelist(argc, argv);
+	} else if (!strcmp(cmd, "agents")) {
+		parse_cmdopts(argc, argv, &o);
+		cmd_agents();
+	} else if (!strcmp(cmd, "audit")) {
+		parse_cmdopts(argc, argv, &o);
+		cmd_audit(&o);
+	} else {
+		die(EX_USAGE, "unknown command \"%s\" (see twctl --help)", safe(cmd));
+	}
+	return 0;
+}
