@@ -1037,9 +1037,9 @@ static const char *history_details(char out[ESC_CAP], const json_t *h, const cha
 	json_object_foreach((json_t *)h, k, v) {
 		char name[ESC_CAP], tm[32];
 		const json_t *scale = json_object_get(v, "scale");
+		const char *key = k, *val;             /* key: as shown */
 		size_t kl = strlen(k);
 		bool skipped = !strcmp(k, actor_key);
-		const char *val;
 
 		for (size_t s = 0; s < sizeof(skip) / sizeof(skip[0]); s++)
 			skipped |= !strcmp(k, skip[s]);
@@ -1052,14 +1052,14 @@ static const char *history_details(char out[ESC_CAP], const json_t *h, const cha
 			kl -= 2;
 		} else if (!strcmp(k, "limits") && json_is_number(scale)) {
 			val = jtext(b, scale, 20);
-			k = "scale";
+			key = "scale";
 			kl = 5;
 		} else if (!strcmp(k, "limits")) {
 			val = limits_text(b, h);
 		} else {
 			val = jtext(b, v, 60);
 		}
-		esc(name, sizeof(name), k, kl, 30);
+		esc(name, sizeof(name), key, kl, 30);
 		if (o + strlen(name) + strlen(val) + 3 >= ESC_CAP)
 			break;
 		o += (size_t)snprintf(out + o, ESC_CAP - o, "%s%s=%s", o ? " " : "", name, val);
