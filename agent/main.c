@@ -22,6 +22,9 @@
 #include "jsonw.h"
 #include "log.h"
 #include "metrics.h"
+#include "netaddr.h"
+#include "rconn.h"
+#include "bus.h"
 #include "observe.h"
 #include "output.h"
 #include "policy.h"
@@ -297,16 +300,16 @@ static int fill_report(const struct opts *o, struct report_config *rc, char *pw,
 	rc->heartbeat_s = o->heartbeat_s ? o->heartbeat_s : 5;
 	rc->version = TW_VERSION;
 	if (o->redis_pwfile) {
-		FILE *f = fopen(o->redis_pwfile, "r");
+		char err[600];
+		char *secret = rconn_read_secret(o->redis_pwfile, err, sizeof(err));
 
-		if (!f || !fgets(pw, (int)pwcap, f)) {
-			log_err("config: cannot read the Redis password file=%s", o->redis_pwfile);
-			if (f)
-				fclose(f);
+		if (!secret || strlen(secret) >= pwcap) {
+			log_err("config: %s", secret ? "the Redis password is too long" : err);
+			free(secret);
 			return -EINVAL;
 		}
-		fclose(f);
-		pw[strcspn(pw, "\r\n")] = '\0';
+		strcpy(pw, secret);
+		free(secret);
 		rc->password = pw;
 	}
 	return 0;
@@ -442,7 +445,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case O_METRICS: {
 			char host[256];
 			uint16_t port;
-			if (metrics_parse_addr(optarg, host, sizeof(host), &port) < 0) {
+			if (netaddr_parse(optarg, host, sizeof(host), &port) < 0) {
 				log_err("config: --metrics: expected HOST:PORT, [V6]:PORT or :PORT, got \"%s\"", optarg);
 				errors++;
 			} else {
@@ -520,6 +523,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			  o->spool_max || o->heartbeat_s)) {
 		log_err("config: --redis-user, --redis-password-file, --prefix, --agent-id, --state-dir, "
 			"--spool-max and --heartbeat need --redis");
+		errors++;
+	}
+	if (o->redis && !rconn_addr_valid(o->redis)) {
+		log_err("config: --redis \"%s\": expected HOST:PORT, [V6]:PORT or unix:PATH", o->redis);
+		errors++;
+	}
+	if ((o->prefix && !bus_name_valid(o->prefix, BUS_PREFIX_MAX)) ||
+	    (o->agent_id && !bus_name_valid(o->agent_id, BUS_AGENT_ID_MAX))) {
+		log_err("config: --prefix and --agent-id: 1 to 64 of A-Z a-z 0-9 . _ -");
 		errors++;
 	}
 	if (o->redis_user && !o->redis_pwfile) {

@@ -6,6 +6,7 @@
  * small and bounded (header and body size, a timeout).
  */
 #include "metrics.h"
+#include "netaddr.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -27,40 +28,6 @@ struct metrics_server {
 	void *ctx;
 	uint64_t requests;
 };
-
-int metrics_parse_addr(const char *addr, char *host, size_t cap, uint16_t *port)
-{
-	const char *colon, *h = addr;
-	size_t hl;
-	char *end;
-	unsigned long v;
-
-	if (!addr || !*addr)
-		return -EINVAL;
-	if (addr[0] == '[') {
-		const char *rb = strchr(addr, ']');
-		if (!rb || rb[1] != ':')
-			return -EINVAL;
-		h = addr + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (!colon || memchr(addr, ':', (size_t)(colon - addr)))
-			return -EINVAL;   /* bare IPv6 needs brackets */
-		hl = (size_t)(colon - addr);
-	}
-	if (hl >= cap)
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || v < 1 || v > 65535 || colon[1] == '-' || colon[1] == '+')
-		return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	*port = (uint16_t)v;
-	return 0;
-}
 
 /* A listening, non-blocking socket on a numeric host ("" = every address,
  * IPv6 and IPv4).  Not evhttp_bind_socket(): its getaddrinfo uses
@@ -134,7 +101,7 @@ int metrics_server_new(struct event_base *base, const char *addr, metrics_render
 	struct metrics_server *s;
 
 	*out = NULL;
-	if (metrics_parse_addr(addr, host, sizeof(host), &port) < 0) {
+	if (netaddr_parse(addr, host, sizeof(host), &port) < 0) {
 		snprintf(err, cap, "expected HOST:PORT, [V6]:PORT or :PORT, got \"%s\"", addr);
 		return -EINVAL;
 	}

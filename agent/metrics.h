@@ -32,10 +32,6 @@ int metrics_server_new(struct event_base *base, const char *addr, metrics_render
 uint64_t metrics_server_requests(const struct metrics_server *s);
 void metrics_server_free(struct metrics_server *s);
 
-/* Split "HOST:PORT" / "[V6]:PORT" / ":PORT" (host "" = any) into host
- * (cap bytes) and *port.  0 or -EINVAL.  Pure. */
-int metrics_parse_addr(const char *addr, char *host, size_t cap, uint16_t *port);
-
 /* "# HELP name help\n# TYPE name type\n"; type is "counter" or "gauge". */
 void metrics_family(struct evbuffer *b, const char *name, const char *type, const char *help);
 

@@ -32,9 +32,9 @@
 #include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/adapters/libevent.h>
 
 #include "log.h"
+#include "rconn.h"
 #include "report.h"
 #include "spool.h"
 
@@ -182,6 +182,10 @@ static void load_wl_cache(struct report *r)
 
 /* ---- connection handling ------------------------------------------------------ */
 
+/* The steps of converging after a connection (0 is no step: on_sync's
+ * priv carries the step of each reply). */
+enum { SY_TOP = 1, SY_REGISTER, SY_BLOCKS, SY_BACKLOG, SY_WL, SY_DONE };
+
 static void pump(struct report *r);
 static void sync_step(struct report *r, int step);
 static void cmd_read(struct report *r);
@@ -248,58 +252,13 @@ static void on_connect(const redisAsyncContext *c, int status)
 
 static redisAsyncContext *open_conn(struct report *r)
 {
-	redisAsyncContext *c;
-	const char *a = r->cfg.redis;
+	struct rconn_config rc = { r->cfg.redis, r->cfg.user, r->cfg.password };
+	char err[256];
+	redisAsyncContext *c = rconn_open(&rc, r->base, r, on_connect, on_disconnect, err, sizeof(err));
 
-	if (strncmp(a, "unix:", 5) == 0) {
-		c = redisAsyncConnectUnix(a + 5);
-	} else {
-		char host[256];
-		const char *colon = strrchr(a, ':');
-		size_t hl = colon ? (size_t)(colon - a) : 0;
-
-		if (!colon || hl == 0 || hl >= sizeof(host))
-			return NULL;
-		if (a[0] == '[' && hl >= 2 && a[hl - 1] == ']') {
-			memcpy(host, a + 1, hl - 2);
-			host[hl - 2] = '\0';
-		} else {
-			memcpy(host, a, hl);
-			host[hl] = '\0';
-		}
-		c = redisAsyncConnect(host, atoi(colon + 1));
-	}
 	if (!c)
-		return NULL;
-	if (c->err) {
-		log_warn("report: connect failed redis=%s error=\"%s\"", a, c->errstr);
-		redisAsyncFree(c);
-		return NULL;
-	}
-	c->data = r;
-	redisLibeventAttach(c, r->base);
-	redisAsyncSetConnectCallback(c, on_connect);
-	redisAsyncSetDisconnectCallback(c, on_disconnect);
+		log_warn("report: connect failed redis=%s error=\"%s\"", r->cfg.redis, err);
 	return c;
-}
-
-/* AUTH on c (the reply goes to cb), or nothing when no password is set. */
-static bool send_auth(struct report *r, redisAsyncContext *c, redisCallbackFn *cb)
-{
-	const char *argv[3] = { "AUTH" };
-	size_t lens[3] = { 4 };
-	int n = 1;
-
-	if (!r->cfg.password)
-		return false;
-	if (r->cfg.user) {
-		argv[n] = r->cfg.user;
-		lens[n++] = strlen(r->cfg.user);
-	}
-	argv[n] = r->cfg.password;
-	lens[n++] = strlen(r->cfg.password);
-	redisAsyncCommandArgv(c, cb, NULL, n, argv, lens);
-	return true;
 }
 
 static void connect_now(struct report *r)
@@ -311,7 +270,7 @@ static void connect_now(struct report *r)
 		drop(r, "cannot create a connection");
 		return;
 	}
-	sync_step(r, 0);
+	sync_step(r, SY_TOP);
 }
 
 /* A reply that is an error (or missing) ends the connection; true when so. */
@@ -349,7 +308,6 @@ static void cmd_argv(struct report *r, int step, int argc, const char **argv, co
 		cmd_argv(r, (st), (int)(sizeof(a_) / sizeof(a_[0])), a_, l_); \
 	} while (0)
 
-enum { SY_AUTH, SY_TOP, SY_REGISTER, SY_BLOCKS, SY_BACKLOG, SY_WL, SY_DONE };
 
 /* Issue the request of step (its reply continues at on_sync with step + 1
  * for most steps). */
@@ -359,11 +317,6 @@ static void sync_step(struct report *r, int step)
 	char start[BUS_DECISION_MAX + 2];
 
 	switch (step) {
-	case 0:
-		if (send_auth(r, r->pub, on_sync))
-			return;      /* reply: step 0 (priv NULL) -> continue at SY_TOP */
-		sync_step(r, SY_TOP);
-		return;
 	case SY_TOP:
 		ARGV(SY_TOP, "XREVRANGE", r->k_reports, "+", "-", "COUNT", "1");
 		return;
@@ -412,7 +365,6 @@ static void sync_step(struct report *r, int step)
 			drop(r, "cannot create the command connection");
 			return;
 		}
-		send_auth(r, r->cmd, NULL);    /* a refusal fails the XREAD after it */
 		cmd_read(r);
 		r->last_beat_s = 0;
 		report_tick(r, wall_s());
@@ -572,9 +524,6 @@ static void on_sync(redisAsyncContext *c, void *reply, void *priv)
 	if (failed(r, c, rep, "converging"))
 		return;
 	switch (step) {
-	case 0:
-		sync_step(r, SY_TOP);
-		break;
 	case SY_TOP:
 		r->state = RS_SYNCING;
 		sync_top(r, rep);
@@ -886,8 +835,8 @@ struct report *report_new(struct event_base *base, const struct report_config *c
 			 BUS_AGENT_ID_MAX);
 		return NULL;
 	}
-	if (strncmp(cfg->redis, "unix:", 5) != 0 && !strrchr(cfg->redis, ':')) {
-		snprintf(err, cap, "redis address \"%s\": expected HOST:PORT or unix:PATH", cfg->redis);
+	if (!rconn_addr_valid(cfg->redis)) {
+		snprintf(err, cap, "redis address \"%s\": expected HOST:PORT, [V6]:PORT or unix:PATH", cfg->redis);
 		return NULL;
 	}
 	r = calloc(1, sizeof(*r));

@@ -216,14 +216,9 @@ int bus_command_parse(const char *op, size_t op_len, const char *body, size_t bo
 	case BUS_OP_WL_DEL:
 		r = get_uuid(j, "uuid", c->uuid, err, cap);
 		break;
-	case BUS_OP_WL_SET: {
-		char decision[BUS_DECISION_MAX];
-
-		memcpy(decision, c->decision, sizeof(decision));
+	case BUS_OP_WL_SET:
 		r = wl_record(json_object_get(j, "entry"), c, err, cap);
-		memcpy(c->decision, decision, sizeof(decision));
 		break;
-	}
 	case BUS_OP_RELOAD:
 		break;
 	}

@@ -25,6 +25,7 @@
 
 #include "ctl.h"
 #include "log.h"
+#include "netaddr.h"
 
 #define API_BODY_MAX (64 * 1024)
 #define API_REASON_MAX 500
@@ -275,7 +276,9 @@ static void h_block(struct ctl *c, struct evhttp_request *req)
 	json_decref(j);
 }
 
-static void h_unblock(struct ctl *c, struct evhttp_request *req, const char *uuid)
+/* DELETE of a block or a whitelist entry: tw.lua's fn (unblock, wl_revoke)
+ * with the reason and actor. */
+static void h_remove(struct ctl *c, struct evhttp_request *req, const char *uuid, const char *fn)
 {
 	json_t *j = body_json(c, req);
 	const char *reason, *actor;
@@ -287,7 +290,7 @@ static void h_unblock(struct ctl *c, struct evhttp_request *req, const char *uui
 		const char *argv[4] = { uuid, reason, actor, now };
 
 		snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-		call(c, req, "unblock", 4, argv, NULL);
+		call(c, req, fn, 4, argv, NULL);
 	}
 	json_decref(j);
 }
@@ -366,23 +369,6 @@ static void h_wl_add(struct ctl *c, struct evhttp_request *req)
 out:
 	free(s);
 	json_decref(rec);
-	json_decref(j);
-}
-
-static void h_wl_revoke(struct ctl *c, struct evhttp_request *req, const char *uuid)
-{
-	json_t *j = body_json(c, req);
-	const char *reason, *actor;
-	char now[24];
-
-	if (!j)
-		return;
-	if (who_why(c, req, j, &reason, &actor)) {
-		const char *argv[4] = { uuid, reason, actor, now };
-
-		snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-		call(c, req, "wl_revoke", 4, argv, NULL);
-	}
 	json_decref(j);
 }
 
@@ -514,7 +500,7 @@ static void route(struct evhttp_request *req, void *arg)
 		else if (nseg == 1 && post)
 			h_block(c, req);
 		else if (nseg == 2 && del)
-			h_unblock(c, req, uuid);
+			h_remove(c, req, uuid, "unblock");
 		else
 			send_error(c, req, 405, "method not allowed");
 	} else if (!strcmp(seg1, "whitelist")) {
@@ -527,7 +513,7 @@ static void route(struct evhttp_request *req, void *arg)
 		else if (nseg == 2 && get)
 			call(c, req, "wl_get", 1, argv, NULL);
 		else if (nseg == 2 && del)
-			h_wl_revoke(c, req, uuid);
+			h_remove(c, req, uuid, "wl_revoke");
 		else
 			send_error(c, req, 405, "method not allowed");
 	} else if (!strcmp(seg1, "agents") && nseg == 1) {
@@ -552,20 +538,11 @@ out:
 int api_start(struct ctl *c)
 {
 	char host[256];
-	const char *colon = strrchr(c->cfg->listen, ':');
-	size_t hl = colon ? (size_t)(colon - c->cfg->listen) : 0;
-	int port = colon ? atoi(colon + 1) : 0;
+	uint16_t port;
 
-	if (!colon || hl == 0 || hl >= sizeof(host) || port <= 0 || port > 65535) {
-		log_err("config: --listen \"%s\": expected ADDRESS:PORT", c->cfg->listen);
+	if (netaddr_parse(c->cfg->listen, host, sizeof(host), &port) < 0 || !host[0]) {
+		log_err("config: --listen \"%s\": expected ADDRESS:PORT or [V6]:PORT", c->cfg->listen);
 		return -EINVAL;
-	}
-	if (c->cfg->listen[0] == '[' && c->cfg->listen[hl - 1] == ']') {
-		memcpy(host, c->cfg->listen + 1, hl - 2);
-		host[hl - 2] = '\0';
-	} else {
-		memcpy(host, c->cfg->listen, hl);
-		host[hl] = '\0';
 	}
 	c->http = evhttp_new(c->base);
 	if (!c->http)
@@ -575,7 +552,7 @@ int api_start(struct ctl *c)
 	evhttp_set_timeout(c->http, 30);
 	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(c->http, route, c);
-	if (evhttp_bind_socket(c->http, host, (uint16_t)port) != 0) {
+	if (evhttp_bind_socket(c->http, host, port) != 0) {
 		log_err("api: cannot listen address=%s error=\"%s\"", c->cfg->listen, strerror(errno));
 		evhttp_free(c->http);
 		c->http = NULL;

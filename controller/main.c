@@ -23,10 +23,10 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
 
 #include "ctl.h"
 #include "log.h"
+#include "rconn.h"
 
 __asm__(".section .rodata\n"
 	".balign 16\n"
@@ -117,51 +117,12 @@ static void drop(struct ctl *c, const char *why)
 
 static redisAsyncContext *open_conn(struct ctl *c)
 {
-	redisAsyncContext *ac;
-	const char *a = c->cfg->redis;
+	struct rconn_config rc = { c->cfg->redis, c->cfg->user, c->cfg->password };
+	char err[256];
+	redisAsyncContext *ac = rconn_open(&rc, c->base, c, on_connect, on_disconnect, err, sizeof(err));
 
-	if (strncmp(a, "unix:", 5) == 0) {
-		ac = redisAsyncConnectUnix(a + 5);
-	} else {
-		char host[256];
-		const char *colon = strrchr(a, ':');
-		size_t hl = colon ? (size_t)(colon - a) : 0;
-
-		if (!colon || hl == 0 || hl >= sizeof(host))
-			return NULL;
-		if (a[0] == '[' && hl >= 2 && a[hl - 1] == ']') {
-			memcpy(host, a + 1, hl - 2);
-			host[hl - 2] = '\0';
-		} else {
-			memcpy(host, a, hl);
-			host[hl] = '\0';
-		}
-		ac = redisAsyncConnect(host, atoi(colon + 1));
-	}
 	if (!ac)
-		return NULL;
-	if (ac->err) {
-		redisAsyncFree(ac);
-		return NULL;
-	}
-	ac->data = c;
-	redisLibeventAttach(ac, c->base);
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	if (c->cfg->password) {
-		const char *argv[3] = { "AUTH" };
-		size_t lens[3] = { 4 };
-		int n = 1;
-
-		if (c->cfg->user) {
-			argv[n] = c->cfg->user;
-			lens[n++] = strlen(c->cfg->user);
-		}
-		argv[n] = c->cfg->password;
-		lens[n++] = strlen(c->cfg->password);
-		/* a refusal fails the next command, which drops the connection */
-		redisAsyncCommandArgv(ac, NULL, NULL, n, argv, lens);
-	}
+		log_warn("controller: connect failed redis=%s error=\"%s\"", c->cfg->redis, err);
 	return ac;
 }
 
@@ -624,25 +585,6 @@ static void usage(FILE *f)
 		TW_DATADIR);
 }
 
-static char *read_secret(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char buf[512];
-
-	if (!f) {
-		log_err("config: cannot open the Redis password file path=%s error=\"%s\"", path, strerror(errno));
-		return NULL;
-	}
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		log_err("config: the Redis password file is empty path=%s", path);
-		return NULL;
-	}
-	fclose(f);
-	buf[strcspn(buf, "\r\n")] = '\0';
-	return strdup(buf);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -693,16 +635,22 @@ int main(int argc, char **argv)
 		log_err("config: --prefix \"%s\": expected 1-%d of A-Z a-z 0-9 . _ -", cfg.prefix, BUS_PREFIX_MAX);
 		return 1;
 	}
-	if (strncmp(cfg.redis, "unix:", 5) != 0 && !strrchr(cfg.redis, ':')) {
-		log_err("config: --redis \"%s\": expected HOST:PORT or unix:PATH", cfg.redis);
+	if (!rconn_addr_valid(cfg.redis)) {
+		log_err("config: --redis \"%s\": expected HOST:PORT, [V6]:PORT or unix:PATH", cfg.redis);
 		return 1;
 	}
 	if (cfg.claim_idle_ms < 1000) {
 		log_err("config: --claim-idle: at least 1000 ms");
 		return 1;
 	}
-	if (pwfile && !(cfg.password = read_secret(pwfile)))
-		return 1;
+	if (pwfile) {
+		char err[600];
+
+		if (!(cfg.password = rconn_read_secret(pwfile, err, sizeof(err)))) {
+			log_err("config: %s", err);
+			return 1;
+		}
+	}
 	if (!cfg.policy_path)
 		cfg.policy_path = TW_DATADIR "/policies/default.yaml";
 	if (policy_load_file(cfg.policy_path, &c.policy, &errs) < 0) {

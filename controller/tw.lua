@@ -281,9 +281,6 @@ local function ingest_stats(agent, s, now, pol, out)
         local n = tonumber(v[f])
         if n and n > 0 then redis.call('HINCRBY', vk, f .. '_total', math.floor(n)) end
       end
-      if tonumber(v.messages) then
-        redis.call('ZINCRBY', K('top', 'messages'), tonumber(v.messages), v.uuid)
-      end
       campaign_check(agent, v.uuid, v.fps, now, pol, out)
     end
   end

@@ -80,23 +80,63 @@ static void usage(FILE *f)
 
 /* ---- text out ------------------------------------------------------------------ */
 
-/* s with control bytes as \xNN, in one of a few rotating buffers. */
-static const char *safe(const char *s)
+/* Bytes a terminal may act on: C0 controls, DEL, and the UTF-8 of C1
+ * controls (U+0080..U+009F), zero-width and direction marks (U+200B..U+200F),
+ * bidi embeddings and overrides (U+202A..U+202E) and isolates
+ * (U+2066..U+2069).  Returns the length of such a sequence at s, or 0. */
+static size_t dangerous(const unsigned char *s)
+{
+	if (s[0] < 0x20 || s[0] == 0x7f)
+		return 1;
+	if (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f)
+		return 2;
+	if (s[0] == 0xe2 && s[1] == 0x80 && ((s[2] >= 0x8b && s[2] <= 0x8f) || (s[2] >= 0xaa && s[2] <= 0xae)))
+		return 3;
+	if (s[0] == 0xe2 && s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9)
+		return 3;
+	return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 (s[0] >= 0x80). */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* s as the terminal may print it, in one of a few rotating buffers:
+ * dangerous sequences and invalid UTF-8 as \xNN, a backslash doubled (so a
+ * literal "\x41" from a guest cannot pass for an escape). */
+static const char *safe(const char *str)
 {
 	static char bufs[8][1024];
 	static int k;
 	char *o = bufs[k = (k + 1) % 8];
+	const unsigned char *s = (const unsigned char *)str;
 	size_t n = 0;
 
 	if (!s)
 		return "-";
-	for (; *s && n + 5 < sizeof(bufs[0]); s++) {
-		unsigned char ch = (unsigned char)*s;
+	while (*s && n + 13 < sizeof(bufs[0])) {
+		size_t d = dangerous(s), u = *s >= 0x80 ? utf8_len(s) : 1;
 
-		if (ch < 0x20 || ch == 0x7f)
-			n += (size_t)snprintf(o + n, 5, "\\x%02x", ch);
-		else
-			o[n++] = (char)ch;
+		if (d || !u) {
+			for (size_t i = 0; i < (d ? d : 1); i++)
+				n += (size_t)snprintf(o + n, 5, "\\x%02x", s[i]);
+			s += d ? d : 1;
+		} else if (*s == '\\') {
+			o[n++] = '\\';
+			o[n++] = '\\';
+			s++;
+		} else {
+			memcpy(o + n, s, u);
+			n += u;
+			s += u;
+		}
 	}
 	o[n] = '\0';
 	return n ? o : "-";
@@ -154,21 +194,30 @@ static const char *span(long long s)
 #define TMAX_COLS 8
 struct table {
 	int ncol;
-	char *cell[512][TMAX_COLS];
-	int nrow;
+	char *(*cell)[TMAX_COLS];
+	int nrow, cap;
 };
 
 static void trow(struct table *t, ...)
 {
 	va_list ap;
 
-	if (t->nrow >= 512)
-		return;
+	if (t->nrow == t->cap) {
+		int nc = t->cap ? t->cap * 2 : 64;
+		char *(*c)[TMAX_COLS] = realloc(t->cell, (size_t)nc * sizeof(*c));
+
+		if (!c)
+			die(EX_UNREACHABLE, "out of memory");
+		t->cell = c;
+		t->cap = nc;
+	}
 	va_start(ap, t);
 	for (int i = 0; i < t->ncol; i++) {
 		const char *s = va_arg(ap, const char *);
 
 		t->cell[t->nrow][i] = strdup(s ? s : "-");
+		if (!t->cell[t->nrow][i])
+			die(EX_UNREACHABLE, "out of memory");
 	}
 	va_end(ap);
 	t->nrow++;
@@ -198,6 +247,7 @@ out:
 	for (int r = 0; r < t->nrow; r++)
 		for (int c = 0; c < t->ncol; c++)
 			free(t->cell[r][c]);
+	free(t->cell);
 }
 
 /* ---- HTTP -------------------------------------------------------------------------- */
@@ -298,7 +348,8 @@ static json_t *request(enum evhttp_cmd_type method, const char *path, json_t *bo
 	event_base_free(r.base);
 	if (!r.code)
 		die(EX_UNREACHABLE, "cannot reach the controller at %s: %s", g_url, r.err ? r.err : "no answer");
-	j = r.body ? json_loads(r.body, 0, &je) : NULL;
+	/* a NUL inside a string (guest text) must not make the answer unreadable */
+	j = r.body ? json_loads(r.body, JSON_ALLOW_NUL, &je) : NULL;
 	if (r.code >= 300) {
 		const char *msg = j ? jstr(j, "error") : NULL;
 
@@ -314,7 +365,8 @@ static json_t *request(enum evhttp_cmd_type method, const char *path, json_t *bo
 
 static void print_json(json_t *j)
 {
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	/* ASCII only: every non-ASCII character (guest text) as \\uXXXX */
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 
 	if (s)
 		puts(s);
@@ -420,6 +472,19 @@ static long long parse_when(const char *s, const char *opt)
 
 /* ---- commands ----------------------------------------------------------------------------- */
 
+/* GET path: with --json the answer is printed and NULL returned; else
+ * the answer (owned) for the caller to format. */
+static json_t *get_view(const char *path)
+{
+	json_t *j = request(EVHTTP_REQ_GET, path, NULL);
+
+	if (!g_json)
+		return j;
+	print_json(j);
+	json_decref(j);
+	return NULL;
+}
+
 static void show_block_line(json_t *b)
 {
 	printf("block:       %s (%s left, until %s)\n", safe(jstr(b, "origin")), span(jint(b, "remaining_s")),
@@ -453,11 +518,8 @@ static void cmd_vm_show(const char *uuid)
 	struct table t = { .ncol = 4 };
 
 	snprintf(path, sizeof(path), "/v1/vms/%s", uuid);
-	j = request(EVHTTP_REQ_GET, path, NULL);
-	if (g_json) {
-		print_json(j);
+	if (!(j = get_view(path)))
 		return;
-	}
 	printf("vm:          %s  %s\n", safe(jstr(j, "uuid")), safe(jstr(j, "name")));
 	printf("state:       %s\n", safe(jstr(j, "state")));
 	printf("hypervisor:  %s  (last seen %s)\n", safe(jstr(j, "hypervisor")), when(jint(j, "last_seen")));
@@ -514,15 +576,12 @@ static void cmd_vm_show(const char *uuid)
 
 static void cmd_blocks(void)
 {
-	json_t *j = request(EVHTTP_REQ_GET, "/v1/blocks", NULL), *b;
+	json_t *j = get_view("/v1/blocks"), *b;
 	struct table t = { .ncol = 6 };
 	size_t i;
 
-	if (g_json) {
-		print_json(j);
-		json_decref(j);
+	if (!j)
 		return;
-	}
 	trow(&t, "UUID", "NAME", "REMAINING", "ORIGIN", "REASON", "PENDING");
 	json_array_foreach(json_object_get(j, "blocks"), i, b)
 		trow(&t, safe(jstr(b, "uuid")), safe(jstr(b, "name")), span(jint(b, "remaining_s")),
@@ -683,15 +742,12 @@ static void cmd_whitelist(int argc, char **argv)
 
 static void cmd_agents(void)
 {
-	json_t *j = request(EVHTTP_REQ_GET, "/v1/agents", NULL), *a;
+	json_t *j = get_view("/v1/agents"), *a;
 	struct table t = { .ncol = 6 };
 	size_t i;
 
-	if (g_json) {
-		print_json(j);
-		json_decref(j);
+	if (!j)
 		return;
-	}
 	trow(&t, "ID", "VERSION", "HEARTBEAT-AGE", "UP", "PENDING", "REPORTS-PENDING");
 	json_array_foreach(json_object_get(j, "agents"), i, a) {
 		char p[24], r[24];
@@ -755,12 +811,8 @@ static void cmd_audit(struct cmdopts *o)
 		n += (size_t)snprintf(path + n, sizeof(path) - n, "&since=%lld", parse_when(o->since, "--since"));
 	if (o->until)
 		snprintf(path + n, sizeof(path) - n, "&until=%lld", parse_when(o->until, "--until"));
-	j = request(EVHTTP_REQ_GET, path, NULL);
-	if (g_json) {
-		print_json(j);
-		json_decref(j);
+	if (!(j = get_view(path)))
 		return;
-	}
 	trow(&t, "TIME", "ACTOR", "ACTION", "VM", "REASON");
 	json_array_foreach(json_object_get(j, "entries"), i, e)
 		trow(&t, when(jint(e, "ts")), safe(jstr(e, "actor")), safe(jstr(e, "action")), safe(jstr(e, "vm")),

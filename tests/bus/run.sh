@@ -30,6 +30,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=../integration/lib.sh
 source "$ROOT/tests/integration/lib.sh"
+# shellcheck source=../lib/daemon.sh
+source "$ROOT/tests/lib/daemon.sh"     # pass, fail (its metric helpers are redefined below: two hypervisors)
 
 for v in TW_AGENT TW_CONTROLLER TW_TWCTL; do
 	[[ -x "${!v:-}" ]] || { echo "bus: $v must name the binary" >&2; exit 2; }
@@ -56,8 +58,6 @@ REDIS_DOWN_S=${REDIS_DOWN_S:-30}
 FAILED=0
 REDIS_PID= C1_PID= C2_PID= A1_PID= A2_PID=
 
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1${2:+: $2}"; FAILED=$((FAILED + 1)); }
 tw_log() { printf '%s\n' "bus: $*" >&2; }
 finish() {
 	local rc=$?
@@ -73,7 +73,6 @@ twctl() { "$TW_TWCTL" --controller "http://$CTL" --actor test-support "$@"; }
 CTL=$CTL1
 metrics() { ip netns exec "$1" curl -sf --max-time 5 "http://$2/metrics"; }
 metric() { metrics "$1" "$2" | awk -v n="$3" -v l="${4:-}" '(index($0, n "{") == 1 || index($0, n " ") == 1) && (l == "" || index($0, l)) { print $NF; exit }'; }
-metric_is() { [[ "$(metric "$@" | head -1)" == "${!#}" ]]; }
 m_is() { [[ "$(metric "$1" "$2" "$3" "$4")" == "$5" ]]; }
 ifindex() { ip netns exec "$1" cat "/sys/class/net/$2/ifindex" 2>/dev/null; }
 # the number of @blocked elements of hypervisor ns $1 whose comment names vm $2
