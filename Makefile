@@ -21,7 +21,7 @@ PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
-ALL_CPPFLAGS := -D_GNU_SOURCE -DTW_DATADIR='"$(DATADIR)"' -Iagent -Icommon $(PKG_CFLAGS) $(CPPFLAGS)
+ALL_CPPFLAGS := -D_GNU_SOURCE -DTW_DATADIR='"$(DATADIR)"' -Iagent -Icommon -Icontroller $(PKG_CFLAGS) $(CPPFLAGS)
 ALL_CFLAGS   := -std=c11 $(WARN) $(CFLAGS)
 DEPFLAGS      = -MMD -MP
 
@@ -30,7 +30,7 @@ DEPFLAGS      = -MMD -MP
 # it is given and is unit tested, so it lives in the library.  Unit tests and fuzz targets
 # link only the core.
 AGENT_IO    := agent/main.c agent/capture.c agent/daemon.c agent/metrics.c agent/nft.c agent/enforce_nft.c agent/report.c agent/daemon_bus.c
-CORE_SRCS   := $(filter-out $(AGENT_IO),$(wildcard agent/*.c)) $(wildcard common/*.c)
+CORE_SRCS   := $(filter-out $(AGENT_IO),$(wildcard agent/*.c)) $(wildcard common/*.c) controller/vmcache.c
 CORE_OBJS   := $(CORE_SRCS:%.c=$(B)/%.o)
 AGENT_OBJS  := $(patsubst %.c,$(B)/%.o,$(wildcard $(AGENT_IO)))
 
@@ -39,7 +39,7 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 
-CTL_SRCS    := controller/main.c controller/api.c
+CTL_SRCS    := controller/main.c controller/api.c controller/feed.c controller/poll.c controller/cmetrics.c controller/www.c
 CTL_OBJS    := $(CTL_SRCS:%.c=$(B)/%.o)
 
 .PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration live lxc enforce bus bench demo deps
@@ -59,13 +59,14 @@ $(B)/libtwcore.a: $(CORE_OBJS)
 $(B)/tapwarden-agent: $(AGENT_OBJS) $(B)/libtwcore.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(AGENT_OBJS) $(B)/libtwcore.a $(PKG_LIBS) -lm
 
-# the controller embeds tw.lua with .incbin
+# the controller embeds tw.lua and the dashboard with .incbin
 $(B)/controller/main.o: controller/tw.lua
+$(B)/controller/www.o: controller/www/index.html controller/www/app.js controller/www/app.css
 
 $(B)/tapwarden-controller: $(CTL_OBJS) $(B)/libtwcore.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CTL_OBJS) $(B)/libtwcore.a $(PKG_LIBS) -lm
 
-$(B)/twctl: $(B)/controller/twctl.o
+$(B)/twctl: $(B)/controller/twctl.o $(B)/libtwcore.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # enforcement tools for tests and bench: the agent's own nftables backend

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api: the controller's HTTP API, version 1 (controller process; libevent
- * evhttp, jansson).  doc/api.md is the contract.  Every request is
- * validated here (sizes, UUIDs, durations, reasons, actors) before it
- * becomes the arguments of one tw.lua call; the script's answer is JSON
- * made inside Redis, passed through as it is, except API replies that
- * start with {"status":N, whose status becomes the HTTP status.
+ * api: the controller's HTTP API, version 1, and the dashboard's files
+ * (controller process; libevent evhttp, jansson).  doc/api.md explains and
+ * doc/openapi.yaml is the contract.  Every request is authenticated (bearer
+ * token, role) and validated here (sizes, content type, known query
+ * parameters and body fields, UUIDs, durations, reasons) before it becomes
+ * the arguments of one tw.lua call; the script's answer is JSON made inside
+ * Redis, passed through as it is, except API replies that start with
+ * {"status":N, whose status becomes the HTTP status.  The VM list, the
+ * event feed and /metrics are served from the caches poll.c keeps.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <sys/queue.h>
@@ -28,17 +32,31 @@
 #include "netaddr.h"
 
 #define API_BODY_MAX (64 * 1024)
+#define API_URI_MAX 2048
 #define API_REASON_MAX 500
-#define API_ACTOR_MAX 64
+#define API_OPERATOR_MAX 64
 #define API_DURATION_MIN 60
 #define API_DURATION_MAX (365u * 86400u)
+
+#define CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
+	    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 struct pending {
 	struct ctl *c;
 	struct evhttp_request *req;
 	bool dead;                    /* the client went away */
 	int ok_status;                /* for replies without {"status" */
+	char token[AUTH_TOKEN_LEN + 1];   /* POST /v1/tokens: shown once in the reply */
+	char name[AUTH_NAME_MAX + 1];     /* DELETE /v1/tokens: forget it here at once */
 };
+
+static void common_headers(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+}
 
 static void send_json(struct evhttp_request *req, int code, const char *body, size_t len)
 {
@@ -48,6 +66,7 @@ static void send_json(struct evhttp_request *req, int code, const char *body, si
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}
+	common_headers(req);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
 	evbuffer_add(b, body, len);
@@ -83,6 +102,37 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 	p->dead = true;
 }
 
+/* POST /v1/tokens succeeded: the reply carries the token, this once. */
+static void send_token(struct pending *p, const char *body, size_t len)
+{
+	json_t *j = json_loadb(body, len, 0, NULL);
+	char *s;
+
+	if (!j || json_object_set_new(j, "token", json_string(p->token)) < 0 ||
+	    !(s = json_dumps(j, JSON_COMPACT))) {
+		json_decref(j);
+		send_error(p->c, p->req, 500, "out of memory");
+		return;
+	}
+	send_json(p->req, 201, s, strlen(s));
+	free(s);
+	json_decref(j);
+}
+
+/* DELETE /v1/tokens/{name} succeeded: this controller forgets it now,
+ * the others at their next poll. */
+static void forget_token(struct ctl *c, const char *name)
+{
+	struct auth_set *s = &c->tok_redis;
+
+	for (size_t i = 0; i < s->n; i++) {
+		if (strcmp(s->t[i].name, name) == 0) {
+			s->t[i] = s->t[--s->n];
+			return;
+		}
+	}
+}
+
 /* The script's reply: pass it on. */
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -109,7 +159,12 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 		if (body && code < 300) {
 			size_t off = (size_t)(body + 8 - rep->str);
 
-			send_json(p->req, code, body + 8, rep->len - off - 1);   /* without the final } */
+			if (p->token[0])
+				send_token(p, body + 8, rep->len - off - 1);
+			else
+				send_json(p->req, code, body + 8, rep->len - off - 1);   /* without the final } */
+			if (p->name[0])
+				forget_token(c, p->name);
 		} else {
 			c->ctr.http_errors++;
 			/* {"status":N,"error":"..."} -> {"error":"..."} */
@@ -129,27 +184,83 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 	} else {
 		send_json(p->req, p->ok_status, rep->str, rep->len);
 	}
+	explicit_bzero(p->token, sizeof(p->token));
 	free(p);
 }
 
-static void call(struct ctl *c, struct evhttp_request *req, const char *fn, int argc, const char **argv,
-		 const size_t *lens)
+static struct pending *call_ex(struct ctl *c, struct evhttp_request *req, const char *fn, int argc,
+			       const char **argv)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 
 	if (!p) {
 		send_error(c, req, 500, "out of memory");
-		return;
+		return NULL;
 	}
 	p->c = c;
 	p->req = req;
 	p->ok_status = 200;
-	if (ctl_script(c, fn, argc, argv, lens, on_reply, p) < 0) {
+	if (ctl_script(c, fn, argc, argv, NULL, on_reply, p) < 0) {
 		free(p);
 		send_error(c, req, 503, "redis is not connected");
-		return;
+		return NULL;
 	}
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_close, p);
+	return p;
+}
+
+static void call(struct ctl *c, struct evhttp_request *req, const char *fn, int argc, const char **argv)
+{
+	call_ex(c, req, fn, argc, argv);
+}
+
+/* ---- authentication ------------------------------------------------------------- */
+
+int api_load_tokens(struct ctl *c)
+{
+	struct auth_set s;
+	struct auth_errors e;
+	int r;
+
+	if (!c->cfg->tokens_path)
+		return 0;
+	r = auth_load_file(c->cfg->tokens_path, &s, &e);
+	if (r < 0) {
+		for (unsigned i = 0; i < e.n; i++)
+			log_err("config: %s", e.msg[i]);
+		return r;
+	}
+	auth_set_fini(&c->tok_file);
+	c->tok_file = s;
+	log_info("api: tokens loaded file=%s tokens=%zu", c->cfg->tokens_path, s.n);
+	return 0;
+}
+
+/* The request's token if its role is at least need; NULL with 401/403
+ * sent otherwise.  The presented token is never logged. */
+static const struct auth_token *authenticate(struct ctl *c, struct evhttp_request *req, enum auth_role need)
+{
+	const char *hdr = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	const struct auth_set *sets[2] = { &c->tok_file, &c->tok_redis };
+	const struct auth_token *t = NULL;
+	const char *tok;
+	size_t len;
+
+	if (auth_bearer(hdr, &tok, &len))
+		t = auth_lookup(sets, 2, tok, len);
+	if (!t) {
+		c->ctr.auth_failures++;
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+				  "Bearer realm=\"tapwarden\"");
+		send_error(c, req, 401, hdr ? "unknown token" : "a bearer token is required (Authorization: Bearer ...)");
+		return NULL;
+	}
+	if (t->role < need) {
+		send_error(c, req, 403, "token \"%s\" has role %s; this needs %s", t->name, auth_role_name(t->role),
+			   auth_role_name(need));
+		return NULL;
+	}
+	return t;
 }
 
 /* ---- validation ---------------------------------------------------------------- */
@@ -183,42 +294,84 @@ static bool text_ok(const char *s, size_t max)
 	return true;
 }
 
-/* The request's JSON object body, or NULL with the error sent.  A DELETE
- * without a body takes reason and actor from the query string (libevent's
- * HTTP client, and some proxies, send no body with DELETE). */
-static json_t *body_json(struct ctl *c, struct evhttp_request *req)
+/* Every query parameter is one of allowed (NULL-terminated); false with
+ * the error sent. */
+static bool query_known(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
+			const char *const *allowed)
+{
+	struct evkeyval *kv;
+
+	TAILQ_FOREACH(kv, q, next) {
+		size_t i;
+
+		for (i = 0; allowed[i]; i++)
+			if (strcmp(kv->key, allowed[i]) == 0)
+				break;
+		if (!allowed[i]) {
+			char list[256] = "";
+
+			for (i = 0; allowed[i]; i++)
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+					 allowed[i]);
+			send_error(c, req, 400, "unknown query parameter \"%.32s\"%s%s", kv->key,
+				   allowed[0] ? "; known: " : "; this path takes none", list);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The request's JSON object body, or NULL with the error sent.  Every
+ * field must be in allowed.  A DELETE without a body takes its fields from
+ * the query string (libevent's HTTP client, and some proxies, send no body
+ * with DELETE). */
+static json_t *body_json(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
+			 const char *const *allowed)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t n = evbuffer_get_length(in);
+	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
 	json_error_t je;
-	json_t *j;
+	const char *k;
+	json_t *j, *v;
 
 	if (n == 0 && evhttp_request_get_command(req) == EVHTTP_REQ_DELETE) {
-		const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-		struct evkeyvalq q;
-		const char *v;
+		struct evkeyval *kv;
 
-		TAILQ_INIT(&q);
+		if (!query_known(c, req, q, allowed))
+			return NULL;
 		j = json_object();
-		if (query && evhttp_parse_query_str(query, &q) == 0) {
-			if ((v = evhttp_find_header(&q, "reason")))
-				json_object_set_new(j, "reason", json_string(v));
-			if ((v = evhttp_find_header(&q, "actor")))
-				json_object_set_new(j, "actor", json_string(v));
-		}
-		evhttp_clear_headers(&q);
+		TAILQ_FOREACH(kv, q, next)
+			json_object_set_new(j, kv->key, json_string(kv->value));
 		return j;
 	}
-
 	if (n > API_BODY_MAX) {
 		send_error(c, req, 413, "body larger than %d bytes", API_BODY_MAX);
 		return NULL;
 	}
+	if (!ct || (strncasecmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';' && ct[16] != ' '))) {
+		send_error(c, req, 415, "Content-Type must be application/json");
+		return NULL;
+	}
+	if (!query_known(c, req, q, (const char *const[]){ NULL }))
+		return NULL;
 	j = json_loadb((const char *)evbuffer_pullup(in, -1), n, JSON_REJECT_DUPLICATES, &je);
 	if (!j || !json_is_object(j)) {
 		send_error(c, req, 400, "body: expected a JSON object%s%s", j ? "" : ": ", j ? "" : je.text);
 		json_decref(j);
 		return NULL;
+	}
+	json_object_foreach(j, k, v) {
+		size_t i;
+
+		for (i = 0; allowed[i]; i++)
+			if (strcmp(k, allowed[i]) == 0)
+				break;
+		if (!allowed[i]) {
+			send_error(c, req, 400, "body: unknown field \"%.32s\"", k);
+			json_decref(j);
+			return NULL;
+		}
 	}
 	return j;
 }
@@ -230,31 +383,33 @@ static const char *jstr(json_t *j, const char *k)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* reason and actor of a change; false with the error sent. */
-static bool who_why(struct ctl *c, struct evhttp_request *req, json_t *j, const char **reason,
-		    const char **actor)
+/* reason (required) and operator (optional) of a change; false with the
+ * error sent. */
+static bool why(struct ctl *c, struct evhttp_request *req, json_t *j, const char **reason, const char **op)
 {
 	*reason = jstr(j, "reason");
-	*actor = jstr(j, "actor");
+	*op = jstr(j, "operator");
 	if (!text_ok(*reason, API_REASON_MAX)) {
 		send_error(c, req, 400, "reason: required, 1-%d characters without control characters",
 			   API_REASON_MAX);
 		return false;
 	}
-	if (!text_ok(*actor, API_ACTOR_MAX)) {
-		send_error(c, req, 400, "actor: required, 1-%d characters without control characters",
-			   API_ACTOR_MAX);
+	if (json_object_get(j, "operator") && !text_ok(*op, API_OPERATOR_MAX)) {
+		send_error(c, req, 400, "operator: 1-%d characters without control characters", API_OPERATOR_MAX);
 		return false;
 	}
+	if (!*op)
+		*op = "";
 	return true;
 }
 
 /* ---- handlers ------------------------------------------------------------------------- */
 
-static void h_block(struct ctl *c, struct evhttp_request *req)
+static void h_block(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q, const struct auth_token *t)
 {
-	json_t *j = body_json(c, req), *d;
-	const char *reason, *actor;
+	static const char *const fields[] = { "uuid", "duration_s", "reason", "operator", NULL };
+	json_t *j = body_json(c, req, q, fields), *d;
+	const char *reason, *op;
 	char uuid[BUS_UUID_LEN], dur[24], now[24];
 
 	if (!j)
@@ -266,42 +421,46 @@ static void h_block(struct ctl *c, struct evhttp_request *req)
 		   json_integer_value(d) > API_DURATION_MAX) {
 		send_error(c, req, 400, "duration_s: required, an integer from %d to %u", API_DURATION_MIN,
 			   API_DURATION_MAX);
-	} else if (who_why(c, req, j, &reason, &actor)) {
-		const char *argv[5] = { uuid, dur, reason, actor, now };
+	} else if (why(c, req, j, &reason, &op)) {
+		const char *argv[6] = { uuid, dur, reason, t->name, now, op };
 
 		snprintf(dur, sizeof(dur), "%" JSON_INTEGER_FORMAT, json_integer_value(d));
 		snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-		call(c, req, "block", 5, argv, NULL);
+		call(c, req, "block", 6, argv);
 	}
 	json_decref(j);
 }
 
 /* DELETE of a block or a whitelist entry: tw.lua's fn (unblock, wl_revoke)
- * with the reason and actor. */
-static void h_remove(struct ctl *c, struct evhttp_request *req, const char *uuid, const char *fn)
+ * with the reason. */
+static void h_remove(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q, const struct auth_token *t,
+		     const char *uuid, const char *fn)
 {
-	json_t *j = body_json(c, req);
-	const char *reason, *actor;
+	static const char *const fields[] = { "reason", "operator", NULL };
+	json_t *j = body_json(c, req, q, fields);
+	const char *reason, *op;
 	char now[24];
 
 	if (!j)
 		return;
-	if (who_why(c, req, j, &reason, &actor)) {
-		const char *argv[4] = { uuid, reason, actor, now };
+	if (why(c, req, j, &reason, &op)) {
+		const char *argv[5] = { uuid, reason, t->name, now, op };
 
 		snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-		call(c, req, fn, 4, argv, NULL);
+		call(c, req, fn, 5, argv);
 	}
 	json_decref(j);
 }
 
-static void h_wl_add(struct ctl *c, struct evhttp_request *req)
+static void h_wl_add(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q, const struct auth_token *t)
 {
-	json_t *j = body_json(c, req), *rec = NULL, *lim, *exp, *dur;
-	const char *reason, *actor, *customer, *ticket;
+	static const char *const fields[] = { "uuid", "customer", "ticket", "reason", "operator", "expires",
+					      "duration_s", "limits", NULL };
+	json_t *j = body_json(c, req, q, fields), *rec = NULL, *lim, *exp, *dur;
+	const char *reason, *op, *customer, *ticket;
 	char uuid[BUS_UUID_LEN], now[24];
 	json_int_t expires = 0;
-	time_t t = time(NULL);
+	time_t tnow = time(NULL);
 	char *s = NULL;
 
 	if (!j)
@@ -319,7 +478,7 @@ static void h_wl_add(struct ctl *c, struct evhttp_request *req)
 		send_error(c, req, 400, "customer (1-128 characters) and ticket (1-64) are required");
 		goto out;
 	}
-	if (!who_why(c, req, j, &reason, &actor))
+	if (!why(c, req, j, &reason, &op))
 		goto out;
 	if (exp && dur) {
 		send_error(c, req, 400, "give expires or duration_s, not both");
@@ -327,7 +486,7 @@ static void h_wl_add(struct ctl *c, struct evhttp_request *req)
 	}
 	if (exp) {
 		if (!json_is_integer(exp) || json_integer_value(exp) < 0 ||
-		    (json_integer_value(exp) != 0 && json_integer_value(exp) <= t)) {
+		    (json_integer_value(exp) != 0 && json_integer_value(exp) <= tnow)) {
 			send_error(c, req, 400, "expires: 0 (never) or a future time in seconds since the epoch");
 			goto out;
 		}
@@ -339,7 +498,7 @@ static void h_wl_add(struct ctl *c, struct evhttp_request *req)
 				   10 * API_DURATION_MAX);
 			goto out;
 		}
-		expires = (json_int_t)t + json_integer_value(dur);
+		expires = (json_int_t)tnow + json_integer_value(dur);
 	}
 	if (lim && !json_is_null(lim)) {
 		json_t *sc = json_object_get(lim, "scale");
@@ -353,18 +512,18 @@ static void h_wl_add(struct ctl *c, struct evhttp_request *req)
 	} else {
 		lim = json_null();
 	}
-	rec = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o}", "uuid", uuid, "customer", customer, "ticket", ticket,
-			"reason", reason, "expires", (json_int_t)expires, "limits", lim);
+	rec = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:o}", "uuid", uuid, "customer", customer, "ticket", ticket,
+			"reason", reason, "operator", op, "expires", (json_int_t)expires, "limits", lim);
 	s = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
 	if (!s) {
 		send_error(c, req, 500, "out of memory");
 		goto out;
 	}
 	{
-		const char *argv[3] = { s, actor, now };
+		const char *argv[3] = { s, t->name, now };
 
-		snprintf(now, sizeof(now), "%lld", (long long)t);
-		call(c, req, "wl_add", 3, argv, NULL);
+		snprintf(now, sizeof(now), "%lld", (long long)tnow);
+		call(c, req, "wl_add", 3, argv);
 	}
 out:
 	free(s);
@@ -383,7 +542,7 @@ static bool q_uint(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *
 		return true;
 	errno = 0;
 	*out = strtoull(v, &end, 10);
-	if (errno || *end || !*v || v[0] == '-' || *out < lo || *out > hi) {
+	if (errno || *end || !*v || !isdigit((unsigned char)v[0]) || *out < lo || *out > hi) {
 		send_error(c, req, 400, "%s: an integer from %" PRIu64 " to %" PRIu64, k, lo, hi);
 		return false;
 	}
@@ -392,16 +551,24 @@ static bool q_uint(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *
 
 static void h_audit(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
 {
+	static const char *const params[] = { "vm", "actor", "action", "since", "until", "limit", NULL };
 	const char *vm = evhttp_find_header(q, "vm"), *actor = evhttp_find_header(q, "actor");
+	const char *action = evhttp_find_header(q, "action");
 	uint64_t since = 0, till = 0, limit = 100;
 	char uuid[BUS_UUID_LEN] = "", a1[24], a2[24], a3[24];
 
+	if (!query_known(c, req, q, params))
+		return;
 	if (vm && !uuid_norm(vm, uuid)) {
 		send_error(c, req, 400, "vm: a domain UUID");
 		return;
 	}
-	if (actor && !text_ok(actor, API_ACTOR_MAX)) {
-		send_error(c, req, 400, "actor: 1-%d characters", API_ACTOR_MAX);
+	if (actor && !text_ok(actor, 80)) {
+		send_error(c, req, 400, "actor: 1-80 characters");
+		return;
+	}
+	if (action && !bus_name_valid(action, 32)) {
+		send_error(c, req, 400, "action: an action name (block, unblock, whitelist_add, ...)");
 		return;
 	}
 	if (!q_uint(c, req, q, "since", 0, UINT32_MAX * 4ull, &since) ||
@@ -412,10 +579,208 @@ static void h_audit(struct ctl *c, struct evhttp_request *req, struct evkeyvalq 
 	snprintf(a2, sizeof(a2), "%" PRIu64, till);
 	snprintf(a3, sizeof(a3), "%" PRIu64, limit);
 	{
-		const char *argv[5] = { uuid, actor ? actor : "", a1, a2, a3 };
+		const char *argv[6] = { uuid, actor ? actor : "", a1, a2, a3, action ? action : "" };
 
-		call(c, req, "audit", 5, argv, NULL);
+		call(c, req, "audit", 6, argv);
 	}
+}
+
+static void h_vms(struct ctl *c, struct evhttp_request *req, const char *query)
+{
+	struct vmq vq;
+	struct jsonw w;
+	char err[256];
+
+	if (vmq_parse(query, &vq, err, sizeof(err)) < 0) {
+		send_error(c, req, 400, "%s", err);
+		return;
+	}
+	if (!c->vms_loaded) {
+		send_error(c, req, 503, "the VM list is still loading from Redis");
+		return;
+	}
+	jsonw_init(&w);
+	if (vmcache_query(&c->vms, &vq, (int64_t)time(NULL), &w) < 0)
+		send_error(c, req, 500, "out of memory");
+	else
+		send_json(req, 200, w.buf, w.len);
+	jsonw_fini(&w);
+}
+
+static void h_whoami(struct evhttp_request *req, const struct auth_token *t)
+{
+	json_t *j = json_pack("{s:s,s:s}", "name", t->name, "role", auth_role_name(t->role));
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	send_json(req, 200, s ? s : "{}", s ? strlen(s) : 2);
+	free(s);
+	json_decref(j);
+}
+
+static void h_tokens_list(struct ctl *c, struct evhttp_request *req)
+{
+	json_t *list = json_array(), *j;
+	const struct auth_set *sets[2] = { &c->tok_file, &c->tok_redis };
+	char *s;
+
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < sets[k]->n; i++) {
+			const struct auth_token *t = &sets[k]->t[i];
+
+			json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:I,s:s}", "name", t->name, "role",
+							      auth_role_name(t->role), "source", k ? "redis" : "file",
+							      "created", (json_int_t)t->created, "created_by", t->created_by));
+		}
+	}
+	j = json_pack("{s:o}", "tokens", list);
+	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (s)
+		send_json(req, 200, s, strlen(s));
+	else
+		send_error(c, req, 500, "out of memory");
+	free(s);
+	json_decref(j);
+}
+
+static bool token_named(const struct auth_set *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->t[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static void h_token_create(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
+			   const struct auth_token *t)
+{
+	static const char *const fields[] = { "name", "role", "operator", NULL };
+	json_t *j = body_json(c, req, q, fields), *rec = NULL;
+	const char *name, *role, *op;
+	char tok[AUTH_TOKEN_LEN + 1], hex[65], now[24];
+	uint8_t h[32];
+	char *s = NULL;
+	struct pending *p;
+
+	if (!j)
+		return;
+	name = jstr(j, "name");
+	role = jstr(j, "role");
+	op = jstr(j, "operator");
+	if (!auth_name_valid(name)) {
+		send_error(c, req, 400, "name: required, 1-%d of A-Z a-z 0-9 . _ -", AUTH_NAME_MAX);
+	} else if (auth_role_parse(role) == AUTH_NONE) {
+		send_error(c, req, 400, "role: viewer, support or admin");
+	} else if (json_object_get(j, "operator") && !text_ok(op, API_OPERATOR_MAX)) {
+		send_error(c, req, 400, "operator: 1-%d characters without control characters", API_OPERATOR_MAX);
+	} else if (token_named(&c->tok_file, name)) {
+		send_error(c, req, 409, "a token named %s is in the tokens file", name);
+	} else if (auth_generate(tok) < 0) {
+		send_error(c, req, 500, "no randomness available");
+	} else {
+		auth_hash(tok, strlen(tok), h);
+		auth_hex(h, hex);
+		rec = json_pack("{s:s,s:s,s:s}", "name", name, "role", role, "hash", hex);
+		s = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+		if (!s) {
+			send_error(c, req, 500, "out of memory");
+		} else {
+			const char *argv[4] = { s, t->name, now, op ? op : "" };
+
+			snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+			if ((p = call_ex(c, req, "tok_create", 4, argv)))
+				memcpy(p->token, tok, sizeof(tok));
+		}
+		explicit_bzero(tok, sizeof(tok));
+	}
+	free(s);
+	json_decref(rec);
+	json_decref(j);
+}
+
+static void h_token_revoke(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
+			   const struct auth_token *t, const char *name)
+{
+	static const char *const fields[] = { "operator", NULL };
+	json_t *j = body_json(c, req, q, fields);
+	const char *op;
+	char now[24];
+	struct pending *p;
+
+	if (!j)
+		return;
+	op = jstr(j, "operator");
+	if (json_object_get(j, "operator") && !text_ok(op, API_OPERATOR_MAX)) {
+		send_error(c, req, 400, "operator: 1-%d characters without control characters", API_OPERATOR_MAX);
+	} else if (token_named(&c->tok_file, name) && !token_named(&c->tok_redis, name)) {
+		send_error(c, req, 409, "token %s is in the tokens file: remove it there and send SIGHUP", name);
+	} else {
+		const char *argv[4] = { name, t->name, now, op ? op : "" };
+
+		snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+		if ((p = call_ex(c, req, "tok_revoke", 4, argv)))
+			snprintf(p->name, sizeof(p->name), "%s", name);
+	}
+	json_decref(j);
+}
+
+static void h_events(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q)
+{
+	static const char *const params[] = { "since_id", NULL };
+	const char *last = evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
+	const char *since = evhttp_find_header(q, "since_id");
+	unsigned long long ms, seq;
+	char tail;
+	int r;
+
+	if (!query_known(c, req, q, params))
+		return;
+	if (since)
+		last = since;
+	if (last && (strlen(last) > 40 || sscanf(last, "%llu-%llu%c", &ms, &seq, &tail) != 2)) {
+		send_error(c, req, 400, "Last-Event-ID / since_id: an event id (MS-SEQ)");
+		return;
+	}
+	common_headers(req);
+	r = feed_open(c, req, last);
+	if (r == -EBUSY)
+		send_error(c, req, 503, "too many event feed clients (%d)", CTL_FEED_MAX);
+	else if (r < 0)
+		send_error(c, req, 500, "out of memory");
+}
+
+static void h_metrics(struct ctl *c, struct evhttp_request *req)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (!b) {
+		send_error(c, req, 500, "out of memory");
+		return;
+	}
+	cmetrics_write(c, b, (int64_t)time(NULL));
+	common_headers(req);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; version=0.0.4");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+static void h_static(struct evhttp_request *req, const struct www_file *f)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *b = evbuffer_new();
+
+	if (!b) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	common_headers(req);
+	evhttp_add_header(h, "Content-Type", f->type);
+	evhttp_add_header(h, "Content-Security-Policy", CSP);
+	evhttp_add_header(h, "X-Frame-Options", "DENY");
+	evhttp_add_header(h, "Cache-Control", "no-cache");
+	evbuffer_add_reference(b, f->data, f->len, NULL, NULL);
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
 }
 
 static void h_healthz(struct ctl *c, struct evhttp_request *req)
@@ -426,112 +791,162 @@ static void h_healthz(struct ctl *c, struct evhttp_request *req)
 		send_json(req, 503, "{\"ok\":false,\"redis\":false}", 26);
 }
 
-/* Route method + path; path segments after /v1/ are at most two. */
+/* ---- routing -------------------------------------------------------------------------- */
+
+static bool method_ok(struct ctl *c, struct evhttp_request *req, bool ok)
+{
+	if (!ok)
+		send_error(c, req, 405, "method not allowed");
+	return ok;
+}
+
+/* /v1/SEG1[/SEG2]: the authenticated part of the API. */
+static void route_v1(struct ctl *c, struct evhttp_request *req, const char *seg1, const char *seg2,
+		     struct evkeyvalq *q, const char *query)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	bool get = m == EVHTTP_REQ_GET, post = m == EVHTTP_REQ_POST, del = m == EVHTTP_REQ_DELETE;
+	bool one = !seg2[0];
+	static const char *const none[] = { NULL };
+	enum auth_role need = !strcmp(seg1, "tokens") ? AUTH_ADMIN : (post || del) ? AUTH_SUPPORT : AUTH_VIEWER;
+	const struct auth_token *t = authenticate(c, req, need);
+	char uuid[BUS_UUID_LEN] = "", now[24];
+
+	if (!t)
+		return;
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	if (!one && strcmp(seg1, "tokens") != 0 && !uuid_norm(seg2, uuid)) {
+		send_error(c, req, 400, "\"%.40s\" is not a domain UUID", seg2);
+		return;
+	}
+	if (!strcmp(seg1, "whoami") && one) {
+		if (method_ok(c, req, get) && query_known(c, req, q, none))
+			h_whoami(req, t);
+	} else if (!strcmp(seg1, "status") && one) {
+		const char *argv[3] = { now, c->cfg->consumer, CTL_VERSION };
+
+		if (method_ok(c, req, get) && query_known(c, req, q, none))
+			call(c, req, "status", 3, argv);
+	} else if (!strcmp(seg1, "vms")) {
+		const char *argv[2] = { uuid, now };
+
+		if (!method_ok(c, req, get))
+			return;
+		if (one)
+			h_vms(c, req, query);
+		else if (query_known(c, req, q, none))
+			call(c, req, "vm", 2, argv);
+	} else if (!strcmp(seg1, "blocks")) {
+		const char *argv[1] = { now };
+
+		if (one && get) {
+			if (query_known(c, req, q, none))
+				call(c, req, "blocks", 1, argv);
+		} else if (one && post) {
+			h_block(c, req, q, t);
+		} else if (!one && del) {
+			h_remove(c, req, q, t, uuid, "unblock");
+		} else {
+			method_ok(c, req, false);
+		}
+	} else if (!strcmp(seg1, "whitelist")) {
+		const char *argv[1] = { uuid };
+
+		if (get && !query_known(c, req, q, none))
+			return;
+		if (one && get)
+			call(c, req, "whitelist", 0, NULL);
+		else if (one && post)
+			h_wl_add(c, req, q, t);
+		else if (!one && get)
+			call(c, req, "wl_get", 1, argv);
+		else if (!one && del)
+			h_remove(c, req, q, t, uuid, "wl_revoke");
+		else
+			method_ok(c, req, false);
+	} else if (!strcmp(seg1, "agents") && one) {
+		const char *argv[1] = { now };
+
+		if (method_ok(c, req, get) && query_known(c, req, q, none))
+			call(c, req, "agents", 1, argv);
+	} else if (!strcmp(seg1, "audit") && one) {
+		if (method_ok(c, req, get))
+			h_audit(c, req, q);
+	} else if (!strcmp(seg1, "events") && one) {
+		if (method_ok(c, req, get))
+			h_events(c, req, q);
+	} else if (!strcmp(seg1, "tokens")) {
+		if (one && get) {
+			if (query_known(c, req, q, none))
+				h_tokens_list(c, req);
+		} else if (one && post) {
+			h_token_create(c, req, q, t);
+		} else if (!one && del) {
+			if (!auth_name_valid(seg2))
+				send_error(c, req, 400, "\"%.40s\" is not a token name", seg2);
+			else
+				h_token_revoke(c, req, q, t, seg2);
+		} else {
+			method_ok(c, req, false);
+		}
+	} else {
+		send_error(c, req, 404, "no such path: see doc/api.md");
+	}
+}
+
 static void route(struct evhttp_request *req, void *arg)
 {
 	struct ctl *c = arg;
 	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *uri = evhttp_request_get_uri(req);
 	const char *path = evhttp_uri_get_path(u), *query = evhttp_uri_get_query(u);
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	struct evkeyvalq q;
-	char seg1[32] = "", seg2[64] = "", now[24], uuid[BUS_UUID_LEN];
-	bool get = m == EVHTTP_REQ_GET, post = m == EVHTTP_REQ_POST, del = m == EVHTTP_REQ_DELETE;
-	int nseg = 0;
+	char seg1[32] = "", seg2[80] = "";
+	const struct www_file *f;
 
 	c->ctr.http_requests++;
 	TAILQ_INIT(&q);
+	if (uri && strlen(uri) > API_URI_MAX) {
+		send_error(c, req, 414, "URI longer than %d bytes", API_URI_MAX);
+		return;
+	}
 	if (query && evhttp_parse_query_str(query, &q) < 0) {
 		send_error(c, req, 400, "malformed query string");
 		return;
 	}
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	if (!path)
+	if (!path || !*path)
 		path = "/";
 	if (strcmp(path, "/healthz") == 0) {
-		if (get)
+		if (method_ok(c, req, m == EVHTTP_REQ_GET))
 			h_healthz(c, req);
-		else
-			send_error(c, req, 405, "method not allowed");
-		goto out;
-	}
-	if (strncmp(path, "/v1/", 4) != 0 || strlen(path) > 100) {
-		send_error(c, req, 404, "no such path: see doc/api.md");
-		goto out;
-	}
-	{
+	} else if (strcmp(path, "/metrics") == 0) {
+		if (authenticate(c, req, AUTH_VIEWER) && method_ok(c, req, m == EVHTTP_REQ_GET))
+			h_metrics(c, req);
+	} else if ((f = www_find(path))) {
+		if (method_ok(c, req, m == EVHTTP_REQ_GET))
+			h_static(req, f);
+	} else if (strncmp(path, "/v1/", 4) == 0) {
 		const char *p = path + 4, *slash = strchr(p, '/');
 		size_t l1 = slash ? (size_t)(slash - p) : strlen(p);
 
-		if (l1 == 0 || l1 >= sizeof(seg1) || (slash && (strlen(slash + 1) >= sizeof(seg2) ||
-							       strchr(slash + 1, '/')))) {
-			send_error(c, req, 404, "no such path: see doc/api.md");
-			goto out;
+		if (l1 == 0 || l1 >= sizeof(seg1) ||
+		    (slash && (strlen(slash + 1) >= sizeof(seg2) || strchr(slash + 1, '/')))) {
+			if (authenticate(c, req, AUTH_VIEWER))
+				send_error(c, req, 404, "no such path: see doc/api.md");
+		} else {
+			memcpy(seg1, p, l1);
+			if (slash && slash[1]) {
+				char *dec = evhttp_uridecode(slash + 1, 0, NULL);
+
+				snprintf(seg2, sizeof(seg2), "%s", dec ? dec : "");
+				free(dec);
+			}
+			route_v1(c, req, seg1, seg2, &q, query);
 		}
-		memcpy(seg1, p, l1);
-		nseg = 1;
-		if (slash && slash[1]) {
-			snprintf(seg2, sizeof(seg2), "%s", slash + 1);
-			nseg = 2;
-		}
-	}
-	if (nseg == 2 && !uuid_norm(seg2, uuid)) {
-		send_error(c, req, 400, "\"%.40s\" is not a domain UUID", seg2);
-		goto out;
-	}
-	if (!strcmp(seg1, "status") && nseg == 1) {
-		const char *argv[3] = { now, c->cfg->consumer, CTL_VERSION };
-
-		if (get)
-			call(c, req, "status", 3, argv, NULL);
-		else
-			send_error(c, req, 405, "method not allowed");
-	} else if (!strcmp(seg1, "vms") && nseg == 2) {
-		const char *argv[2] = { uuid, now };
-
-		if (get)
-			call(c, req, "vm", 2, argv, NULL);
-		else
-			send_error(c, req, 405, "method not allowed");
-	} else if (!strcmp(seg1, "blocks")) {
-		const char *argv[1] = { now };
-
-		if (nseg == 1 && get)
-			call(c, req, "blocks", 1, argv, NULL);
-		else if (nseg == 1 && post)
-			h_block(c, req);
-		else if (nseg == 2 && del)
-			h_remove(c, req, uuid, "unblock");
-		else
-			send_error(c, req, 405, "method not allowed");
-	} else if (!strcmp(seg1, "whitelist")) {
-		const char *argv[1] = { uuid };
-
-		if (nseg == 1 && get)
-			call(c, req, "whitelist", 0, NULL, NULL);
-		else if (nseg == 1 && post)
-			h_wl_add(c, req);
-		else if (nseg == 2 && get)
-			call(c, req, "wl_get", 1, argv, NULL);
-		else if (nseg == 2 && del)
-			h_remove(c, req, uuid, "wl_revoke");
-		else
-			send_error(c, req, 405, "method not allowed");
-	} else if (!strcmp(seg1, "agents") && nseg == 1) {
-		const char *argv[1] = { now };
-
-		if (get)
-			call(c, req, "agents", 1, argv, NULL);
-		else
-			send_error(c, req, 405, "method not allowed");
-	} else if (!strcmp(seg1, "audit") && nseg == 1) {
-		if (get)
-			h_audit(c, req, &q);
-		else
-			send_error(c, req, 405, "method not allowed");
 	} else {
 		send_error(c, req, 404, "no such path: see doc/api.md");
 	}
-out:
 	evhttp_clear_headers(&q);
 }
 
@@ -547,10 +962,12 @@ int api_start(struct ctl *c)
 	c->http = evhttp_new(c->base);
 	if (!c->http)
 		return -ENOMEM;
-	evhttp_set_max_body_size(c->http, API_BODY_MAX);
+	evhttp_set_max_body_size(c->http, 16 * API_BODY_MAX);   /* larger: 413 in JSON from body_json */
 	evhttp_set_max_headers_size(c->http, 16 * 1024);
 	evhttp_set_timeout(c->http, 30);
-	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
+	/* every method reaches route(), which answers 405 in JSON */
+	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT |
+					    EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(c->http, route, c);
 	if (evhttp_bind_socket(c->http, host, port) != 0) {
 		log_err("api: cannot listen address=%s error=\"%s\"", c->cfg->listen, strerror(errno));
@@ -564,6 +981,7 @@ int api_start(struct ctl *c)
 
 void api_stop(struct ctl *c)
 {
+	feed_fini(c);
 	if (c->http)
 		evhttp_free(c->http);
 	c->http = NULL;

@@ -427,10 +427,11 @@ static void read_more(struct ctl *c)
 	size_t n = 0, argc = 0;
 	char count[12], block[12];
 
-	if (!c->ready || c->reading || c->outstanding || !c->rx)
+	if (!c->ready || c->reading || c->outstanding || !c->rx || c->n_agents == 0)
 		return;
-	argv = calloc(8 + 2 * c->n_agents, sizeof(*argv));
-	lens = calloc(8 + 2 * c->n_agents, sizeof(*lens));
+	/* 9 fixed arguments, then a key and an id per stream */
+	argv = calloc(9 + 2 * c->n_agents, sizeof(*argv));
+	lens = calloc(9 + 2 * c->n_agents, sizeof(*lens));
 	keys = calloc(c->n_agents + 1, sizeof(*keys));
 	if (!argv || !lens || !keys)
 		goto out;
@@ -544,7 +545,21 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		c->last_tick_s = now;
 		ctl_script(c, "tick", 1, argv, NULL, on_tick_reply, NULL);
 	}
+	poll_tick(c, now);
+	if (now >= c->last_keepalive_s + 15) {
+		c->last_keepalive_s = now;
+		feed_keepalive(c);
+	}
 	read_more(c);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct ctl *c = arg;
+
+	log_info("controller: SIGHUP, re-reading the tokens file");
+	if (api_load_tokens(c) < 0)
+		log_err("controller: tokens file not reloaded; the previous tokens stay in force");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -566,7 +581,7 @@ static void usage(FILE *f)
 "Redis, keeps per-VM state across hypervisors, decides globally (campaigns,\n"
 "repeat offenders, manual blocks, whitelist), sends the decisions to the\n"
 "agents, records every decision in the audit stream, and serves the HTTP\n"
-"API that twctl uses.\n"
+"API that twctl uses, the NOC dashboard (at /) and /metrics.\n"
 "\n"
 "  --redis ADDR             HOST:PORT or unix:PATH (default 127.0.0.1:6379)\n"
 "  --redis-user NAME        Redis ACL user (with --redis-password-file)\n"
@@ -574,7 +589,11 @@ static void usage(FILE *f)
 "  --prefix P               key prefix (default tw)\n"
 "  --consumer NAME          this instance's name in the consumer group\n"
 "                           (default: the host name and PID)\n"
-"  --listen ADDR:PORT       HTTP API (default 127.0.0.1:8425)\n"
+"  --listen ADDR:PORT       HTTP API and dashboard (default 127.0.0.1:8425;\n"
+"                           plain HTTP: put a TLS reverse proxy in front)\n"
+"  --tokens FILE            API tokens (YAML: name, role, sha256; re-read on\n"
+"                           SIGHUP); admins can add more, kept in Redis.\n"
+"                           Without tokens every request but /healthz is 401\n"
 "  --policy FILE            policy: escalation ladder, forget_after and the\n"
 "                           campaign rule (default %s/policies/default.yaml)\n"
 "  --claim-idle MS          claim entries another instance left pending this\n"
@@ -592,6 +611,7 @@ int main(int argc, char **argv)
 		{ "redis-password-file", required_argument, 0, 'P' }, { "prefix", required_argument, 0, 'x' },
 		{ "consumer", required_argument, 0, 'c' }, { "listen", required_argument, 0, 'l' },
 		{ "policy", required_argument, 0, 'p' }, { "claim-idle", required_argument, 0, 'i' },
+		{ "tokens", required_argument, 0, 'T' },
 		{ "check", no_argument, 0, 'n' }, { "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
@@ -613,6 +633,7 @@ int main(int argc, char **argv)
 		case 'c': cfg.consumer = optarg; break;
 		case 'l': cfg.listen = optarg; break;
 		case 'p': cfg.policy_path = optarg; break;
+		case 'T': cfg.tokens_path = optarg; break;
 		case 'i': cfg.claim_idle_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'n': check = true; break;
 		case 'h': usage(stdout); return 0;
@@ -672,6 +693,9 @@ int main(int argc, char **argv)
 			 c.policy.campaign_window_s, c.policy.campaign_min_vms, c.policy.campaign_min_messages,
 			 c.policy.campaign_block_s == POLICY_MANUAL ? 10u * 365 * 86400 : c.policy.campaign_block_s);
 	}
+	c.cfg = &cfg;
+	if (api_load_tokens(&c) < 0)
+		return 1;
 	if (check) {
 		printf("configuration OK\n");
 		return 0;
@@ -692,6 +716,7 @@ int main(int argc, char **argv)
 	c.ev_tick = event_new(c.base, -1, EV_PERSIST, on_tick, &c);
 	c.ev_int = evsignal_new(c.base, SIGINT, on_signal, &c);
 	c.ev_term = evsignal_new(c.base, SIGTERM, on_signal, &c);
+	c.ev_hup = evsignal_new(c.base, SIGHUP, on_hup, &c);
 	{
 		struct timeval tv = { 0, 200000 };
 
@@ -699,6 +724,7 @@ int main(int argc, char **argv)
 	}
 	event_add(c.ev_int, NULL);
 	event_add(c.ev_term, NULL);
+	event_add(c.ev_hup, NULL);
 	log_info("controller: started version=%s redis=%s prefix=%s consumer=%s listen=%s policy=%s",
 		 CTL_VERSION, cfg.redis, cfg.prefix, cfg.consumer, cfg.listen, cfg.policy_path);
 	connect_now(&c);
@@ -717,6 +743,9 @@ out:
 		event_free(c.ev_int);
 	if (c.ev_term)
 		event_free(c.ev_term);
+	if (c.ev_hup)
+		event_free(c.ev_hup);
+	poll_fini(&c);
 	for (size_t i = 0; i < c.n_agents; i++)
 		free(c.agents[i]);
 	free(c.grouped);

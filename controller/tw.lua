@@ -26,6 +26,12 @@ local EVIDENCE_MAX = 19
 local AUDIT_MAXLEN = '1000000'
 local CMD_MAXLEN = '10000'
 local DONE_TTL = 3600
+local EVENTS_MAXLEN = '10000'
+local SERIES_MAX = 359       -- LTRIM end index: 360 samples of 10 s = one hour
+local BUCKET_S = 600         -- the VM list's "last hour": six 10-minute buckets
+
+-- The operator behind a change (free text, next to the token's name).
+local OPERATOR = ''
 
 -- ---- small helpers ---------------------------------------------------------
 
@@ -69,10 +75,33 @@ local function sid_le(a, b)         -- a <= b
   return am < bm or (am == bm and as <= bs)
 end
 
+-- The live feed (GET /v1/events): every audit entry and every alert.
+local function event(now, typ, vm, actor, reason)
+  local name = ''
+  if vm and vm ~= '' then name = redis.call('HGET', K('vm', vm), 'name') or '' end
+  redis.call('XADD', K('events'), 'MAXLEN', '~', EVENTS_MAXLEN, '*',
+    'ts', tostring(now), 'type', typ, 'vm', vm or '', 'name', name, 'actor', actor,
+    'operator', OPERATOR, 'reason', reason or '')
+end
+
 local function audit(now, actor, action, vm, reason, details)
-  return redis.call('XADD', K('audit'), 'MAXLEN', '~', AUDIT_MAXLEN, '*',
-    'ts', tostring(now), 'actor', actor, 'action', action, 'vm', vm or '',
+  local id = redis.call('XADD', K('audit'), 'MAXLEN', '~', AUDIT_MAXLEN, '*',
+    'ts', tostring(now), 'actor', actor, 'operator', OPERATOR, 'action', action, 'vm', vm or '',
     'reason', reason or '', 'details', details and enc(details) or '{}')
+  redis.call('HINCRBY', K('counters'), 'audit:' .. action, 1)
+  event(now, action, vm, actor, reason)
+  return id
+end
+
+-- The VM's summary changed: controllers re-read it (poll) into their list.
+local function dirty(uuid)
+  redis.call('ZADD', K('vmver'), redis.call('INCR', K('vmseq')), uuid)
+end
+
+local function reason_kind(origin, reason)
+  if origin == 'manual' then return 'manual' end
+  if string.sub(reason or '', 1, 9) == 'campaign:' then return 'campaign' end
+  return 'detection'
 end
 
 local function history(uuid, now, event, fields)
@@ -103,6 +132,7 @@ local function fanout(decision, op, body, only)
   end
   redis.call('EXPIRE', K('decision', decision), 7 * 86400)
   redis.call('ZADD', K('decisions'), tonumber((sid(decision))) or 0, decision)
+  redis.call('HINCRBY', K('counters'), 'decisions', 1)
 end
 
 local function pending_agents(decision)
@@ -150,6 +180,7 @@ local function vm_touch(uuid, name, agent, now)
   end
   redis.call('HSET', vk, 'last_seen', now)
   redis.call('ZADD', K('vms'), now, uuid)
+  dirty(uuid)
 end
 
 -- Block uuid until `till` (extends, never shortens), audit, tell agents.
@@ -166,6 +197,8 @@ local function do_block(uuid, name, till, origin, reason, actor, now, details)
     hypervisor = redis.call('HGET', vk, 'hypervisor') or '' }
   redis.call('HSET', K('blocks'), uuid, enc(b))
   redis.call('HSET', vk, 'state', 'blocked')
+  redis.call('HINCRBY', K('counters'), 'block:' .. reason_kind(origin, reason), 1)
+  dirty(uuid)
   history(uuid, now, 'blocked', { actor = actor, reason = reason, origin = origin, ['until'] = till,
     duration_s = till - now, decision = decision })
   fanout(decision, 'block', { uuid = uuid, name = b.name, ['until'] = till, origin = origin, reason = reason })
@@ -177,6 +210,7 @@ local function do_unblock(uuid, reason, actor, now, action)
   if not cur then return nil end
   redis.call('HDEL', K('blocks'), uuid)
   redis.call('HSET', K('vm', uuid), 'state', 'ok')
+  dirty(uuid)
   local decision = audit(now, actor, action or 'unblock', uuid, reason, { previous = cur })
   history(uuid, now, 'unblocked', { actor = actor, reason = reason, decision = decision })
   fanout(decision, 'unblock', { uuid = uuid, reason = reason })
@@ -216,6 +250,7 @@ local function ingest_verdict(agent, v, now, pol, out)
     redis.call('HSET', vk, 'alert_since', now)
     if redis.call('HGET', vk, 'state') ~= 'blocked' then redis.call('HSET', vk, 'state', 'alert') end
     history(v.vm, now, 'alert', { actor = 'agent:' .. agent, rules = rtext, downgraded = v.downgraded })
+    event(now, 'alert', v.vm, 'agent:' .. agent, 'detection: ' .. (rtext ~= '' and rtext or 'policy'))
     out.alerts = (out.alerts or 0) + 1
   elseif v.verdict == 'block' and not v.observe_only then
     local n, step = escalate(v.vm, now, pol)
@@ -277,10 +312,30 @@ local function ingest_stats(agent, s, now, pol, out)
     if type(v) == 'table' and uuid_ok(v.uuid) then
       vm_touch(v.uuid, v.name, agent, now)
       local vk = K('vm', v.uuid)
+      local sample = { ts = now }
       for _, f in ipairs({ 'sessions', 'messages', 'rcpts', 'rejected', 'deferred', 'user_unknown', 'blocklist' }) do
         local n = tonumber(v[f])
-        if n and n > 0 then redis.call('HINCRBY', vk, f .. '_total', math.floor(n)) end
+        n = (n and n > 0) and math.floor(n) or 0
+        if n > 0 then redis.call('HINCRBY', vk, f .. '_total', n) end
+        sample[f] = n
       end
+      redis.call('LPUSH', K('vmts', v.uuid), enc(sample))
+      redis.call('LTRIM', K('vmts', v.uuid), 0, SERIES_MAX)
+      -- the last hour in 10-minute buckets: {bucket, messages, rcpts, rejected}
+      local cur = math.floor(now / BUCKET_S)
+      local old = dec(redis.call('HGET', vk, 'recent')) or {}
+      local keep, found = {}, false
+      for _, b in ipairs(old) do
+        if type(b) == 'table' and tonumber(b[1]) and tonumber(b[1]) > cur - 6 then
+          if tonumber(b[1]) == cur then
+            b[2] = b[2] + sample.messages; b[3] = b[3] + sample.rcpts; b[4] = b[4] + sample.rejected
+            found = true
+          end
+          table.insert(keep, b)
+        end
+      end
+      if not found then table.insert(keep, { cur, sample.messages, sample.rcpts, sample.rejected }) end
+      redis.call('HSET', vk, 'recent', enc(keep))
       campaign_check(agent, v.uuid, v.fps, now, pol, out)
     end
   end
@@ -367,8 +422,9 @@ end
 local function err(status, msg) return '{"status":' .. status .. ',"error":' .. enc(msg) .. '}' end
 local function ok(status, body) return '{"status":' .. status .. ',"body":' .. body .. '}' end
 
-local function act_block()          -- uuid, duration_s, reason, actor, now
+local function act_block()          -- uuid, duration_s, reason, actor, now, operator
   local uuid, dur, reason, actor, now = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
+  OPERATOR = ARGV[8] or ''
   if not uuid_ok(uuid) then return err(400, 'uuid: not a domain UUID') end
   vm_touch(uuid, nil, nil, now)
   local d = do_block(uuid, nil, now + dur, 'manual', reason, actor, now, { duration_s = dur })
@@ -379,8 +435,9 @@ local function act_block()          -- uuid, duration_s, reason, actor, now
   return ok(201, block_view(b, now))
 end
 
-local function act_unblock()        -- uuid, reason, actor, now
+local function act_unblock()        -- uuid, reason, actor, now, operator
   local uuid, reason, actor, now = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+  OPERATOR = ARGV[7] or ''
   local d = do_unblock(uuid, reason, actor, now)
   if not d then return err(404, 'VM ' .. uuid .. ' is not blocked') end
   return ok(200, enc({ uuid = uuid, unblocked = true, decision = d }))
@@ -390,6 +447,8 @@ local function act_wl_add()         -- record JSON, actor, now
   local r, actor, now = dec(ARGV[3]), ARGV[4], tonumber(ARGV[5])
   if not r or not uuid_ok(r.uuid) then return err(400, 'uuid: not a domain UUID') end
   r.approver = actor
+  OPERATOR = type(r.operator) == 'string' and r.operator or ''
+  r.operator = OPERATOR
   r.created = now
   local prev = redis.call('HGET', K('whitelist'), r.uuid)
   redis.call('HSET', K('whitelist'), r.uuid, enc(r))
@@ -408,6 +467,7 @@ end
 
 local function wl_remove(uuid, reason, actor, now, action)
   if redis.call('HDEL', K('whitelist'), uuid) == 0 then return nil end
+  dirty(uuid)
   local d = audit(now, actor, action, uuid, reason, {})
   history(uuid, now, action == 'whitelist_expire' and 'whitelist expired' or 'whitelist revoked',
     { actor = actor, reason = reason })
@@ -415,8 +475,9 @@ local function wl_remove(uuid, reason, actor, now, action)
   return d
 end
 
-local function act_wl_revoke()      -- uuid, reason, actor, now
+local function act_wl_revoke()      -- uuid, reason, actor, now, operator
   local uuid, reason, actor, now = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+  OPERATOR = ARGV[7] or ''
   local d = wl_remove(uuid, reason, actor, now, 'whitelist_revoke')
   if not d then return err(404, 'VM ' .. uuid .. ' is not whitelisted') end
   return ok(200, enc({ uuid = uuid, revoked = true, decision = d }))
@@ -432,6 +493,7 @@ local function tick()               -- now
     if not b or not b['until'] or b['until'] <= now then
       redis.call('HDEL', K('blocks'), flat[i])
       redis.call('HSET', K('vm', flat[i]), 'state', 'ok')
+      dirty(flat[i])
       history(flat[i], now, 'block ended', { decision = b and b.decision })
       audit(now, 'controller', 'expire', flat[i], 'block ended', b or {})
       out.expired_blocks = out.expired_blocks + 1
@@ -529,6 +591,7 @@ local function r_vm()               -- uuid, now
   local wl = redis.call('HGET', K('whitelist'), uuid)
   local ev = redis.call('LRANGE', K('vmev', uuid), 0, EVIDENCE_MAX)
   local hist = redis.call('LRANGE', K('vmhist', uuid), 0, HIST_MAX)
+  local series = redis.call('LRANGE', K('vmts', uuid), 0, SERIES_MAX)
   local totals = {}
   for k, v in pairs(h) do
     if k:match('_total$') then totals[k] = tonumber(v) end
@@ -538,7 +601,7 @@ local function r_vm()               -- uuid, now
     offences = tonumber(h.offences or '0'), last_offence = tonumber(h.last_offence or '0'),
     totals = totals })
   return head:sub(1, -2) .. ',"block":' .. (b and block_view(b, now) or 'null') ..
-    ',"whitelist":' .. (wl or 'null') .. ',"evidence":' .. arr(ev) .. ',"history":' .. arr(hist) .. '}'
+    ',"whitelist":' .. (wl or 'null') .. ',"evidence":' .. arr(ev) .. ',"history":' .. arr(hist) .. ',"series":' .. arr(series) .. '}'
 end
 
 local function r_blocks()           -- now
@@ -577,8 +640,9 @@ local function r_agents()           -- now
   return '{"agents":' .. arr(items) .. '}'
 end
 
-local function r_audit()            -- vm, actor, since, until, limit
+local function r_audit()            -- vm, actor, since, until, limit, action
   local vm, actor, since, till, limit = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+  local action = ARGV[8] or ''
   local hi = till > 0 and (till * 1000 + 999) .. '-18446744073709551615' or '+'
   local lo = since > 0 and tostring(since * 1000) or '-'
   local items = {}
@@ -591,11 +655,12 @@ local function r_audit()            -- vm, actor, since, until, limit
       scanned = scanned + 1
       local f = {}
       for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
-      if (vm == '' or f.vm == vm) and (actor == '' or f.actor == actor) then
+      if (vm == '' or f.vm == vm) and (actor == '' or f.actor == actor) and (action == '' or f.action == action) then
         local det = f.details
         if not dec(det) then det = '{}' end
         table.insert(items, '{"id":' .. enc(e[1]) .. ',"ts":' .. (tonumber(f.ts) or 0) ..
-          ',"actor":' .. enc(f.actor or '') .. ',"action":' .. enc(f.action or '') ..
+          ',"actor":' .. enc(f.actor or '') .. ',"operator":' .. enc(f.operator or '') ..
+          ',"action":' .. enc(f.action or '') ..
           ',"vm":' .. enc(f.vm or '') .. ',"reason":' .. enc(f.reason or '') .. ',"details":' .. det .. '}')
         if #items >= limit then break end
       end
@@ -634,11 +699,113 @@ local function trim()               -- keep
   return enc(out)
 end
 
+-- ---- the controllers' caches -------------------------------------------------
+
+-- One VM's summary for the VM list (GET /v1/vms, /metrics).
+local function vm_row(uuid, now)
+  local f = redis.call('HMGET', K('vm', uuid), 'name', 'state', 'hypervisor', 'first_seen', 'last_seen',
+    'offences', 'alert_since', 'recent', 'sessions_total', 'messages_total', 'rcpts_total', 'rejected_total',
+    'deferred_total', 'user_unknown_total', 'blocklist_total')
+  if not f[4] then return nil end
+  local b = get_block(uuid, now)
+  local wl = wl_get(uuid, now)
+  local state = b and 'blocked' or (f[2] == 'alert' and 'alert' or 'ok')
+  local recent = f[8]
+  if not dec(recent) then recent = '[]' end
+  return '{"uuid":' .. enc(uuid) .. ',"name":' .. enc(f[1] or '') .. ',"state":"' .. state ..
+    '","hypervisor":' .. enc(f[3] or '') .. ',"first_seen":' .. (tonumber(f[4]) or 0) ..
+    ',"last_seen":' .. (tonumber(f[5]) or 0) .. ',"offences":' .. (tonumber(f[6]) or 0) ..
+    ',"alert_since":' .. (tonumber(f[7]) or 0) ..
+    ',"whitelisted":' .. tostring(wl ~= nil) .. ',"whitelist_expires":' .. (wl and tonumber(wl.expires) or 0) ..
+    ',"whitelist_scale":' .. ((wl and type(wl.limits) == 'table' and tonumber(wl.limits.scale)) or 0) ..
+    ',"block":' .. (b and enc({ ['until'] = b['until'], origin = b.origin, reason = b.reason or '' }) or 'null') ..
+    ',"recent":' .. recent ..
+    ',"totals":{"sessions":' .. (tonumber(f[9]) or 0) .. ',"messages":' .. (tonumber(f[10]) or 0) ..
+    ',"rcpts":' .. (tonumber(f[11]) or 0) .. ',"rejected":' .. (tonumber(f[12]) or 0) ..
+    ',"deferred":' .. (tonumber(f[13]) or 0) .. ',"user_unknown":' .. (tonumber(f[14]) or 0) ..
+    ',"blocklist":' .. (tonumber(f[15]) or 0) .. '}}'
+end
+
+-- What changed since the caller's last poll: VM summaries (by version),
+-- new events, the shared counters, the tokens when they changed.
+local function poll()               -- vm version, last event id ('' = none yet), tokens version, now, max rows
+  local ver, evid, tver, now, max = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+  local seq = tonumber(redis.call('GET', K('vmseq')) or '0')
+  local rows, top = {}, ver
+  if seq > ver then
+    local z = redis.call('ZRANGEBYSCORE', K('vmver'), '(' .. ver, '+inf', 'WITHSCORES', 'LIMIT', 0, max)
+    for i = 1, #z, 2 do
+      local r = vm_row(z[i], now)
+      if r then table.insert(rows, r) end
+      top = tonumber(z[i + 1])
+    end
+    if #z < 2 * max then top = seq end
+  end
+  local evs = {}
+  local batch
+  if evid == '' then
+    batch = redis.call('XREVRANGE', K('events'), '+', '-', 'COUNT', 1000)
+    local n = #batch
+    for i = 1, math.floor(n / 2) do batch[i], batch[n + 1 - i] = batch[n + 1 - i], batch[i] end
+  else
+    batch = redis.call('XRANGE', K('events'), '(' .. evid, '+', 'COUNT', 500)
+  end
+  for _, e in ipairs(batch) do
+    local f = {}
+    for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
+    table.insert(evs, '{"id":' .. enc(e[1]) .. ',"ts":' .. (tonumber(f.ts) or 0) .. ',"type":' .. enc(f.type or '') ..
+      ',"vm":' .. enc(f.vm or '') .. ',"name":' .. enc(f.name or '') .. ',"actor":' .. enc(f.actor or '') ..
+      ',"operator":' .. enc(f.operator or '') .. ',"reason":' .. enc(f.reason or '') .. '}')
+  end
+  local c = hash(K('counters'))
+  local counters = {}
+  for k, v in pairs(c) do table.insert(counters, enc(k) .. ':' .. (tonumber(v) or 0)) end
+  local tv = tonumber(redis.call('GET', K('tokens_ver')) or '0')
+  local toks = 'null'
+  if tv ~= tver then
+    local items = {}
+    for _, v in ipairs(redis.call('HVALS', K('tokens'))) do
+      if dec(v) then table.insert(items, v) end
+    end
+    toks = arr(items)
+  end
+  return '{"seq":' .. top .. ',"now_seq":' .. seq .. ',"more":' .. tostring(top < seq) .. ',"rows":' .. arr(rows) ..
+    ',"events":' .. arr(evs) .. ',"counters":{' .. table.concat(counters, ',') .. '}' ..
+    ',"tokens_ver":' .. tv .. ',"tokens":' .. toks .. '}'
+end
+
+-- ---- API tokens kept in Redis (admins; the tokens file is the other source) ---
+
+local function tok_create()         -- record JSON {name, role, hash}, actor, now, operator
+  local r, actor, now = dec(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+  OPERATOR = ARGV[6] or ''
+  if not r or not id_ok(r.name) then return err(400, 'name: 1-64 of A-Z a-z 0-9 . _ -') end
+  r.created = now
+  r.created_by = actor
+  if redis.call('HSETNX', K('tokens'), r.name, enc(r)) == 0 then
+    return err(409, 'a token named ' .. r.name .. ' exists')
+  end
+  redis.call('INCR', K('tokens_ver'))
+  audit(now, actor, 'token_create', '', 'token ' .. r.name .. ' (' .. tostring(r.role) .. ')', { name = r.name, role = r.role })
+  return ok(201, enc({ name = r.name, role = r.role, created = now, created_by = actor }))
+end
+
+local function tok_revoke()         -- name, actor, now, operator
+  local name, actor, now = ARGV[3], ARGV[4], tonumber(ARGV[5])
+  OPERATOR = ARGV[6] or ''
+  local r = dec(redis.call('HGET', K('tokens'), name))
+  if not r then return err(404, 'no token named ' .. name .. ' in Redis') end
+  redis.call('HDEL', K('tokens'), name)
+  redis.call('INCR', K('tokens_ver'))
+  audit(now, actor, 'token_revoke', '', 'token ' .. name, { name = name, role = r.role })
+  return ok(200, enc({ name = name, revoked = true }))
+end
+
 local fns = {
   ingest = ingest, tick = tick, trim = trim,
   block = act_block, unblock = act_unblock, wl_add = act_wl_add, wl_revoke = act_wl_revoke,
   status = r_status, vm = r_vm, blocks = r_blocks, whitelist = r_whitelist, wl_get = r_wl_get,
-  agents = r_agents, audit = r_audit,
+  agents = r_agents, audit = r_audit, poll = poll, tok_create = tok_create, tok_revoke = tok_revoke,
 }
 local f = fns[FN]
 if not f then return err(500, 'tw.lua: unknown function ' .. tostring(FN)) end
