@@ -28,14 +28,19 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
-#define TWCTL_VERSION "0.5.0"
+#include "auth.h"
+#include "rconn.h"
+
+#define TWCTL_VERSION "0.6.0"
 #define EX_REFUSED 1
 #define EX_USAGE 2
 #define EX_UNREACHABLE 3
 #define EX_NOTFOUND 4
+#define EX_AUTH 5
 
 static const char *g_url = "http://127.0.0.1:8425";
-static const char *g_actor;
+static const char *g_actor;      /* the operator: recorded next to the token's name */
+static char g_token[600];
 static bool g_json;
 static int g_timeout = 10;
 static char g_host[256], g_base[256];
@@ -57,9 +62,12 @@ static void die(int code, const char *fmt, ...)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: twctl [--controller URL] [--json] [--actor NAME] [--timeout S] COMMAND ...\n"
+"usage: twctl [--controller URL] [--token-file F] [--json] [--operator NAME] [--timeout S] COMMAND ...\n"
 "\n"
 "  status                                  installation summary\n"
+"  vms [--state S] [--sort K] [--hypervisor H] [--search TEXT] [--limit N]\n"
+"                                          the VM list (S: any ok alert blocked whitelisted;\n"
+"                                          K: messages_1h rejected_1h last_seen name ...)\n"
 "  vm show UUID                            state, block, evidence, history\n"
 "  blocks list                             active blocks\n"
 "  block UUID --for DURATION --reason TEXT manual block (also of a whitelisted VM)\n"
@@ -69,13 +77,18 @@ static void usage(FILE *f)
 "  whitelist add UUID --customer C --ticket T --reason R [--for DURATION | --expires EPOCH] [--scale N]\n"
 "  whitelist revoke UUID --reason R\n"
 "  agents                                  heartbeat, version, pending commands\n"
-"  audit [--vm UUID] [--actor NAME] [--since WHEN] [--until WHEN] [--limit N]\n"
+"  audit [--vm UUID] [--actor NAME] [--action A] [--since WHEN] [--until WHEN] [--limit N]\n"
+"  token generate --name N --role R        a new token and its tokens-file entry (offline)\n"
+"  token list | token create --name N --role R | token revoke NAME   (admin)\n"
 "\n"
 "DURATION: 90s, 30m, 1h, 2d, 1w or seconds.  WHEN: epoch seconds, or a\n"
 "duration meaning that long ago.  --controller defaults to $TWCTL_CONTROLLER\n"
 "or http://127.0.0.1:8425 (http only: reach a remote controller through an\n"
-"ssh or stunnel tunnel); --actor to $TWCTL_ACTOR, $SUDO_USER, $USER.\n"
-"Exit: 0 ok, 1 refused by the controller, 2 usage, 3 unreachable, 4 not found.\n");
+"ssh or stunnel tunnel).  The API token is read from --token-file, else\n"
+"$TWCTL_TOKEN_FILE, else $TWCTL_TOKEN; the audit log records the token's\n"
+"name, and --operator (default $TWCTL_OPERATOR, $SUDO_USER, $USER) next to it.\n"
+"Exit: 0 ok, 1 refused by the controller, 2 usage, 3 unreachable, 4 not found,\n"
+"5 not authorized (no or unknown token, or the role may not do this).\n");
 }
 
 /* ---- text out ------------------------------------------------------------------ */
@@ -332,6 +345,13 @@ static json_t *request(enum evhttp_cmd_type method, const char *path, json_t *bo
 	snprintf(uri, sizeof(uri), "%s%s", g_base, path);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", g_host);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Accept", "application/json");
+	if (g_token[0]) {
+		char auth[sizeof(g_token) + 8];
+
+		snprintf(auth, sizeof(auth), "Bearer %s", g_token);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Authorization", auth);
+		explicit_bzero(auth, sizeof(auth));
+	}
 	if (body) {
 		char *s = json_dumps(body, JSON_COMPACT);
 
@@ -355,7 +375,9 @@ static json_t *request(enum evhttp_cmd_type method, const char *path, json_t *bo
 
 		fprintf(stderr, "twctl: %s (HTTP %d)\n", safe(msg ? msg : r.body), r.code);
 		free(r.body);
-		exit(r.code == 404 ? EX_NOTFOUND : EX_REFUSED);
+		if (r.code == 401 && !g_token[0])
+			fprintf(stderr, "twctl: give a token: --token-file FILE or $TWCTL_TOKEN_FILE\n");
+		exit(r.code == 404 ? EX_NOTFOUND : r.code == 401 || r.code == 403 ? EX_AUTH : EX_REFUSED);
 	}
 	if (!j)
 		die(EX_REFUSED, "the controller's answer is not JSON (HTTP %d)", r.code);
@@ -424,6 +446,7 @@ static void need_reason(const char *r)
 /* Options after the command words. */
 struct cmdopts {
 	const char *dur, *reason, *customer, *ticket, *expires, *scale, *vm, *actor, *since, *until, *limit;
+	const char *action, *state, *sort, *hypervisor, *search, *name, *role;
 };
 
 static void parse_cmdopts(int argc, char **argv, struct cmdopts *o)
@@ -434,7 +457,10 @@ static void parse_cmdopts(int argc, char **argv, struct cmdopts *o)
 		{ "expires", required_argument, 0, 'e' }, { "scale", required_argument, 0, 's' },
 		{ "vm", required_argument, 0, 'v' }, { "actor", required_argument, 0, 'a' },
 		{ "since", required_argument, 0, 'S' }, { "until", required_argument, 0, 'U' },
-		{ "limit", required_argument, 0, 'l' }, { 0, 0, 0, 0 },
+		{ "limit", required_argument, 0, 'l' }, { "action", required_argument, 0, 'A' },
+		{ "state", required_argument, 0, 'x' }, { "sort", required_argument, 0, 'o' },
+		{ "hypervisor", required_argument, 0, 'H' }, { "search", required_argument, 0, 'q' },
+		{ "name", required_argument, 0, 'n' }, { "role", required_argument, 0, 'R' }, { 0, 0, 0, 0 },
 	};
 	int c;
 
@@ -452,6 +478,13 @@ static void parse_cmdopts(int argc, char **argv, struct cmdopts *o)
 		case 'S': o->since = optarg; break;
 		case 'U': o->until = optarg; break;
 		case 'l': o->limit = optarg; break;
+		case 'A': o->action = optarg; break;
+		case 'x': o->state = optarg; break;
+		case 'o': o->sort = optarg; break;
+		case 'H': o->hypervisor = optarg; break;
+		case 'q': o->search = optarg; break;
+		case 'n': o->name = optarg; break;
+		case 'R': o->role = optarg; break;
 		default: exit(EX_USAGE);
 		}
 	}
@@ -599,7 +632,7 @@ static void cmd_block(const char *uuid, struct cmdopts *o)
 	if (d < 60 || d > 365LL * 86400)
 		die(EX_USAGE, "--for: from 1m to 365d");
 	body = json_pack("{s:s,s:I,s:s,s:s}", "uuid", uuid, "duration_s", (json_int_t)d, "reason", o->reason,
-			 "actor", g_actor);
+			 "operator", g_actor);
 	j = request(EVHTTP_REQ_POST, "/v1/blocks", body);
 	json_decref(body);
 	if (g_json)
@@ -610,15 +643,15 @@ static void cmd_block(const char *uuid, struct cmdopts *o)
 	json_decref(j);
 }
 
-/* DELETE carries reason and actor in the query: libevent's client sends
- * no body with DELETE. */
+/* DELETE carries reason and operator in the query: libevent's client
+ * sends no body with DELETE. */
 static void delete_path(char *out, size_t cap, const char *base, const char *uuid, const char *reason)
 {
 	char *r = evhttp_encode_uri(reason), *a = evhttp_encode_uri(g_actor);
 
 	if (!r || !a)
 		die(EX_UNREACHABLE, "out of memory");
-	snprintf(out, cap, "%s%s?reason=%s&actor=%s", base, uuid, r, a);
+	snprintf(out, cap, "%s%s?reason=%s&operator=%s", base, uuid, r, a);
 	free(r);
 	free(a);
 }
@@ -698,7 +731,7 @@ static void cmd_whitelist(int argc, char **argv)
 		if (o.dur && o.expires)
 			die(EX_USAGE, "whitelist add: give --for or --expires, not both");
 		body = json_pack("{s:s,s:s,s:s,s:s,s:s}", "uuid", uuid, "customer", o.customer, "ticket", o.ticket,
-				 "reason", o.reason, "actor", g_actor);
+				 "reason", o.reason, "operator", g_actor);
 		if (o.dur)
 			json_object_set_new(body, "duration_s", json_integer(parse_duration(o.dur, "--for")));
 		if (o.expires) {
@@ -807,6 +840,12 @@ static void cmd_audit(struct cmdopts *o)
 		n += (size_t)snprintf(path + n, sizeof(path) - n, "&actor=%s", enc ? enc : "");
 		free(enc);
 	}
+	if (o->action) {
+		char *enc = evhttp_encode_uri(o->action);
+
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "&action=%s", enc ? enc : "");
+		free(enc);
+	}
 	if (o->since)
 		n += (size_t)snprintf(path + n, sizeof(path) - n, "&since=%lld", parse_when(o->since, "--since"));
 	if (o->until)
@@ -814,34 +853,182 @@ static void cmd_audit(struct cmdopts *o)
 	if (!(j = get_view(path)))
 		return;
 	trow(&t, "TIME", "ACTOR", "ACTION", "VM", "REASON");
-	json_array_foreach(json_object_get(j, "entries"), i, e)
-		trow(&t, when(jint(e, "ts")), safe(jstr(e, "actor")), safe(jstr(e, "action")), safe(jstr(e, "vm")),
-		     safe(jstr(e, "reason")));
+	json_array_foreach(json_object_get(j, "entries"), i, e) {
+		char who[160];
+
+		snprintf(who, sizeof(who), "%s%s%s%s", safe(jstr(e, "actor")), jstr(e, "operator") && *jstr(e, "operator") ? " (" : "",
+			 jstr(e, "operator") && *jstr(e, "operator") ? safe(jstr(e, "operator")) : "",
+			 jstr(e, "operator") && *jstr(e, "operator") ? ")" : "");
+		trow(&t, when(jint(e, "ts")), who, safe(jstr(e, "action")), safe(jstr(e, "vm")), safe(jstr(e, "reason")));
+	}
 	tprint(&t, "no audit entries");
 	json_decref(j);
+}
+
+/* Append &key=value (URL-encoded) to path. */
+static size_t qadd(char *path, size_t cap, size_t n, const char *key, const char *v)
+{
+	char *enc;
+
+	if (!v)
+		return n;
+	enc = evhttp_encode_uri(v);
+	if (!enc)
+		die(EX_UNREACHABLE, "out of memory");
+	if (n < cap)
+		n += (size_t)snprintf(path + n, cap - n, "%c%s=%s", strchr(path, '?') ? '&' : '?', key, enc);
+	free(enc);
+	if (n >= cap)
+		die(EX_USAGE, "arguments too long");
+	return n;
+}
+
+static void cmd_vms(struct cmdopts *o)
+{
+	char path[1024] = "/v1/vms";
+	size_t n = strlen(path);
+	json_t *j, *v;
+	struct table t = { .ncol = 7 };
+	size_t i;
+
+	n = qadd(path, sizeof(path), n, "state", o->state);
+	n = qadd(path, sizeof(path), n, "sort", o->sort);
+	n = qadd(path, sizeof(path), n, "hypervisor", o->hypervisor);
+	n = qadd(path, sizeof(path), n, "q", o->search);
+	qadd(path, sizeof(path), n, "limit", o->limit);
+	if (!(j = get_view(path)))
+		return;
+	trow(&t, "UUID", "NAME", "STATE", "HYPERVISOR", "MSGS/1H", "REJ/1H", "LAST SEEN");
+	json_array_foreach(json_object_get(j, "vms"), i, v) {
+		char m[24], r[24];
+
+		snprintf(m, sizeof(m), "%lld", jint(v, "messages_1h"));
+		snprintf(r, sizeof(r), "%lld", jint(v, "rejected_1h"));
+		trow(&t, safe(jstr(v, "uuid")), safe(jstr(v, "name")), safe(jstr(v, "state")), safe(jstr(v, "hypervisor")), m,
+		     r, when(jint(v, "last_seen")));
+	}
+	tprint(&t, "no VMs match");
+	if (json_integer_value(json_object_get(j, "total")) > (json_int_t)json_array_size(json_object_get(j, "vms")))
+		printf("(%lld of %lld shown; --limit up to 1000)\n", (long long)json_array_size(json_object_get(j, "vms")),
+		       jint(j, "total"));
+	json_decref(j);
+}
+
+static void cmd_token(int argc, char **argv)
+{
+	struct cmdopts o = { 0 };
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	json_t *j, *body, *e;
+	size_t i;
+
+	if (!sub)
+		die(EX_USAGE, "usage: twctl token generate|list|create|revoke ...");
+	if (!strcmp(sub, "revoke")) {
+		char path[160];
+
+		if (argc < 3 || !auth_name_valid(argv[2]))
+			die(EX_USAGE, "usage: twctl token revoke NAME");
+		parse_cmdopts(argc - 2, argv + 2, &o);
+		snprintf(path, sizeof(path), "/v1/tokens/%s", argv[2]);
+		j = request(EVHTTP_REQ_DELETE, path, NULL);
+		if (g_json)
+			print_json(j);
+		else
+			printf("revoked token %s\n", argv[2]);
+		json_decref(j);
+		return;
+	}
+	parse_cmdopts(argc - 1, argv + 1, &o);
+	if (!strcmp(sub, "list")) {
+		struct table t = { .ncol = 5 };
+
+		if (!(j = get_view("/v1/tokens")))
+			return;
+		trow(&t, "NAME", "ROLE", "SOURCE", "CREATED", "BY");
+		json_array_foreach(json_object_get(j, "tokens"), i, e)
+			trow(&t, safe(jstr(e, "name")), safe(jstr(e, "role")), safe(jstr(e, "source")),
+			     jint(e, "created") ? when(jint(e, "created")) : "-", safe(jstr(e, "created_by")));
+		tprint(&t, "no tokens");
+		json_decref(j);
+		return;
+	}
+	if (strcmp(sub, "generate") && strcmp(sub, "create"))
+		die(EX_USAGE, "unknown token command \"%s\" (generate, list, create, revoke)", safe(sub));
+	if (!auth_name_valid(o.name))
+		die(EX_USAGE, "--name: 1-%d of A-Z a-z 0-9 . _ -", AUTH_NAME_MAX);
+	if (auth_role_parse(o.role) == AUTH_NONE)
+		die(EX_USAGE, "--role: viewer, support or admin");
+	if (!strcmp(sub, "generate")) {
+		char tok[AUTH_TOKEN_LEN + 1], hex[65];
+		uint8_t h[32];
+
+		if (auth_generate(tok) < 0)
+			die(EX_REFUSED, "no randomness available");
+		auth_hash(tok, strlen(tok), h);
+		auth_hex(h, hex);
+		printf("token: %s\n\n# add to the tokens file (--tokens), then send SIGHUP to the controller:\n"
+		       "  - name: %s\n    role: %s\n    sha256: %s\n", tok, o.name, o.role, hex);
+		explicit_bzero(tok, sizeof(tok));
+		return;
+	}
+	body = json_pack("{s:s,s:s,s:s}", "name", o.name, "role", o.role, "operator", g_actor);
+	j = request(EVHTTP_REQ_POST, "/v1/tokens", body);
+	json_decref(body);
+	if (g_json)
+		print_json(j);
+	else
+		printf("token %s (%s): %s\nIt is shown this once; store it now.\n", safe(jstr(j, "name")),
+		       safe(jstr(j, "role")), safe(jstr(j, "token")));
+	json_decref(j);
+}
+
+/* The token from --token-file, $TWCTL_TOKEN_FILE or $TWCTL_TOKEN. */
+static void load_token(const char *file)
+{
+	const char *env = getenv("TWCTL_TOKEN");
+
+	if (!file)
+		file = getenv("TWCTL_TOKEN_FILE");
+	if (file) {
+		char err[600];
+		char *t = rconn_read_secret(file, err, sizeof(err));
+
+		if (!t)
+			die(EX_USAGE, "token: %s", err);
+		snprintf(g_token, sizeof(g_token), "%s", t);
+		explicit_bzero(t, strlen(t));
+		free(t);
+	} else if (env) {
+		snprintf(g_token, sizeof(g_token), "%s", env);
+	}
+	for (const char *p = g_token; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			die(EX_USAGE, "token: contains spaces or control characters");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "controller", required_argument, 0, 'c' }, { "json", no_argument, 0, 'j' },
-		{ "actor", required_argument, 0, 'a' }, { "timeout", required_argument, 0, 't' },
+		{ "actor", required_argument, 0, 'a' }, { "operator", required_argument, 0, 'a' },
+		{ "token-file", required_argument, 0, 'T' }, { "timeout", required_argument, 0, 't' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
 	struct cmdopts o = { 0 };
 	char uuid[37];
-	const char *cmd;
+	const char *cmd, *token_file = NULL;
 	int c;
 
 	if (getenv("TWCTL_CONTROLLER"))
 		g_url = getenv("TWCTL_CONTROLLER");
-	g_actor = getenv("TWCTL_ACTOR") ? getenv("TWCTL_ACTOR") : getenv("SUDO_USER") ? getenv("SUDO_USER") :
+	g_actor = getenv("TWCTL_OPERATOR") ? getenv("TWCTL_OPERATOR") : getenv("SUDO_USER") ? getenv("SUDO_USER") :
 		  getenv("USER") ? getenv("USER") : "unknown";
 	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': g_url = optarg; break;
 		case 'j': g_json = true; break;
 		case 'a': g_actor = optarg; break;
+		case 'T': token_file = optarg; break;
 		case 't':
 			g_timeout = atoi(optarg);
 			if (g_timeout < 1 || g_timeout > 600)
@@ -857,8 +1044,9 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	if (!*g_actor || strlen(g_actor) > 64)
-		die(EX_USAGE, "--actor: 1 to 64 characters");
+		die(EX_USAGE, "--operator: 1 to 64 characters");
 	parse_url();
+	load_token(token_file);
 	argc -= optind;
 	argv += optind;
 	cmd = argv[0];
@@ -891,6 +1079,11 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "audit")) {
 		parse_cmdopts(argc, argv, &o);
 		cmd_audit(&o);
+	} else if (!strcmp(cmd, "vms")) {
+		parse_cmdopts(argc, argv, &o);
+		cmd_vms(&o);
+	} else if (!strcmp(cmd, "token")) {
+		cmd_token(argc, argv);
 	} else {
 		die(EX_USAGE, "unknown command \"%s\" (see twctl --help)", safe(cmd));
 	}

@@ -16,6 +16,8 @@
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=../lib/tokens.sh
+source "$ROOT/tests/lib/tokens.sh"
 AGENTS=${AGENTS:-4} PER=${PER:-10000} ROUNDS=${ROUNDS:-20}
 WORK=$(mktemp -d /tmp/tw-busbench.XXXXXX)
 SOCK="$WORK/redis.sock"
@@ -38,7 +40,9 @@ body=$(python3 -c 'import json; print(json.dumps({"interval_s": 10, "vms": [{"uu
 xadd=$(redis-benchmark -s "$SOCK" -n 200000 -P 16 -q XADD bench:xadd '*' v 1 type stats ts 1796310000000 body "$body" 2>/dev/null |
 	awk '{ for (i = 1; i <= NF; i++) if ($i ~ /requests/) { print $(i - 1); exit } }' | tr -d ' ')
 t0=$(now_ms)
-taskset -c 0 "$TW_CONTROLLER" --redis "unix:$SOCK" --policy "$WORK/policy.yaml" --listen 127.0.0.1:18441 \
+make_tokens "$WORK" "$TW_TWCTL" || { echo "bench-bus: cannot make API tokens"; exit 1; }
+export TWCTL_TOKEN_FILE="$WORK/support.tok"
+taskset -c 0 "$TW_CONTROLLER" --redis "unix:$SOCK" --policy "$WORK/policy.yaml" --listen 127.0.0.1:18441 --tokens "$WORK/tokens.yaml" \
 	--consumer bench >"$WORK/ctl.log" 2>&1 &
 PIDS+=($!)
 CPID=$!
@@ -51,7 +55,7 @@ python3 -c "print('bench-bus: redis-benchmark XADD (same Redis, same body, pipel
 
 # ---- 2. latencies --------------------------------------------------------------------------
 CTL=http://127.0.0.1:18441
-twctl() { "$TW_TWCTL" --controller "$CTL" --actor bench "$@"; }
+twctl() { "$TW_TWCTL" --controller "$CTL" --operator bench "$@"; }
 "$TW_AGENT" --libvirt "test://$ROOT/tests/live/node.xml" --policy "$WORK/policy.yaml" --replies "$ROOT/policies/replies.yaml" \
 	--dry-run --redis "unix:$SOCK" --agent-id hvbench --state-dir "$WORK/state" --heartbeat 1 >"$WORK/agent.log" 2>&1 &
 PIDS+=($!)

@@ -32,6 +32,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 source "$ROOT/tests/integration/lib.sh"
 # shellcheck source=../lib/daemon.sh
 source "$ROOT/tests/lib/daemon.sh"     # pass, fail (its metric helpers are redefined below: two hypervisors)
+# shellcheck source=../lib/tokens.sh
+source "$ROOT/tests/lib/tokens.sh"
 
 for v in TW_AGENT TW_CONTROLLER TW_TWCTL; do
 	[[ -x "${!v:-}" ]] || { echo "bus: $v must name the binary" >&2; exit 2; }
@@ -69,7 +71,7 @@ trap finish EXIT
 trap 'exit 130' INT TERM
 
 R() { redis-cli -s "$SOCK" --user tw-test --pass test-secret --no-auth-warning "$@"; }
-twctl() { "$TW_TWCTL" --controller "http://$CTL" --actor test-support "$@"; }
+twctl() { "$TW_TWCTL" --controller "http://$CTL" --operator alice "$@"; }
 CTL=$CTL1
 metrics() { ip netns exec "$1" curl -sf --max-time 5 "http://$2/metrics"; }
 metric() { metrics "$1" "$2" | awk -v n="$3" -v l="${4:-}" '(index($0, n "{") == 1 || index($0, n " ") == 1) && (l == "" || index($0, l)) { print $NF; exit }'; }
@@ -138,6 +140,8 @@ user tw-agent on >agent-secret ~tw:* &* -@all +@read +@stream +hset +sadd +ping 
 user tw-controller on >controller-secret ~tw:* &* -@all +@read +@write +@stream +@scripting +ping +auth +client
 user tw-test on >test-secret ~* &* +@all
 EOF
+make_tokens "$WORK" "$TW_TWCTL" || { echo "bus: cannot make API tokens" >&2; exit 2; }
+export TWCTL_TOKEN_FILE="$WORK/support.tok"
 echo agent-secret >"$WORK/agent.pw"
 echo controller-secret >"$WORK/controller.pw"
 start_redis() {
@@ -147,7 +151,7 @@ start_redis() {
 	wait_until 10 bash -c "redis-cli -s '$SOCK' --user tw-test --pass test-secret --no-auth-warning ping 2>/dev/null | grep -q PONG"
 }
 start_controller() { # n addr
-	"$TW_CONTROLLER" --redis "unix:$SOCK" --redis-user tw-controller --redis-password-file "$WORK/controller.pw" --policy "$WORK/policy.yaml" --listen "$2" --consumer "ctl$1" \
+	"$TW_CONTROLLER" --redis "unix:$SOCK" --redis-user tw-controller --redis-password-file "$WORK/controller.pw" --policy "$WORK/policy.yaml" --listen "$2" --consumer "ctl$1" --tokens "$WORK/tokens.yaml" \
 		--claim-idle 3000 >>"$WORK/ctl$1.log" 2>&1 &
 	local pid=$!
 	TW_PIDS+=("$pid")
@@ -228,7 +232,7 @@ if twctl unblock "$UUID_A" --reason "customer cleaned the VM (ticket 4411)" >/de
 else
 	fail "manual unblock did not reach hv1"; show agent1.log
 fi
-if twctl audit --vm "$UUID_A" | grep -q "test-support" && twctl --json audit --vm "$UUID_A" | grep -q '"action": *"unblock"'; then
+if twctl audit --vm "$UUID_A" | grep -q "test-support (alice)" && twctl --json audit --vm "$UUID_A" | grep -q '"action": *"unblock"'; then
 	pass "audit: the unblock with its actor and reason, the agent's block before it"
 else
 	fail "audit of A" "$(twctl audit --vm "$UUID_A" 2>&1 | head -5)"
