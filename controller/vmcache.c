@@ -387,6 +387,40 @@ static int cmp_rows(const void *a, const void *b, void *arg)
 	return r ? r : memcmp(rx->uuid, ry->uuid, 36);
 }
 
+/* Put the k first (in cmp_rows order) of sel[0..n) in front, in any
+ * order: quickselect, O(n) on average, so the top 100 of 10,000 VMs cost
+ * one pass and a sort of 100 instead of a sort of 10,000. */
+static void select_first(uint32_t *sel, size_t n, size_t k, struct sortctx *s)
+{
+	size_t lo = 0, hi = n;          /* the k-th lies in [lo, hi) */
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+
+	while (hi - lo > 1) {
+		uint32_t pivot, t;
+		size_t i = lo, j = hi - 1, store = lo;
+
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		t = sel[lo + seed % (hi - lo)];
+		sel[lo + seed % (hi - lo)] = sel[j];
+		sel[j] = t;
+		pivot = sel[j];
+		for (i = lo; i < j; i++) {
+			if (cmp_rows(&sel[i], &pivot, s) < 0) {
+				t = sel[i], sel[i] = sel[store], sel[store] = t;
+				store++;
+			}
+		}
+		sel[j] = sel[store];
+		sel[store] = pivot;
+		if (store == k || store + 1 == k)
+			return;
+		if (store > k)
+			hi = store;
+		else
+			lo = store + 1;
+	}
+}
+
 static int64_t sort_key(const struct vmrow *r, enum vmq_sort s, int64_t now)
 {
 	switch (s) {
@@ -484,7 +518,16 @@ int vmcache_query(const struct vmcache *c, const struct vmq *q, int64_t now, str
 		key[i] = sort_key(&c->rows[i], q->sort, now);
 		sel[m++] = (uint32_t)i;
 	}
-	qsort_r(sel, m, sizeof(*sel), cmp_rows, &s);
+	{
+		size_t want = (size_t)q->offset + q->limit;
+
+		if (want < m / 4) {
+			select_first(sel, m, want, &s);
+			qsort_r(sel, want, sizeof(*sel), cmp_rows, &s);
+		} else {
+			qsort_r(sel, m, sizeof(*sel), cmp_rows, &s);
+		}
+	}
 	jsonw_obj_begin(w);
 	jsonw_key(w, "total"); jsonw_uint(w, m);
 	jsonw_key(w, "offset"); jsonw_uint(w, q->offset);

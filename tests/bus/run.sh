@@ -34,6 +34,8 @@ source "$ROOT/tests/integration/lib.sh"
 source "$ROOT/tests/lib/daemon.sh"     # pass, fail (its metric helpers are redefined below: two hypervisors)
 # shellcheck source=../lib/tokens.sh
 source "$ROOT/tests/lib/tokens.sh"
+# shellcheck source=../lib/hv.sh
+source "$ROOT/tests/lib/hv.sh"         # hypervisor, guest_on, domain, elems_vm, smtp_ok, burst, json_get
 
 for v in TW_AGENT TW_CONTROLLER TW_TWCTL; do
 	[[ -x "${!v:-}" ]] || { echo "bus: $v must name the binary" >&2; exit 2; }
@@ -78,49 +80,9 @@ metric() { metrics "$1" "$2" | awk -v n="$3" -v l="${4:-}" '(index($0, n "{") ==
 m_is() { [[ "$(metric "$1" "$2" "$3" "$4")" == "$5" ]]; }
 ifindex() { ip netns exec "$1" cat "/sys/class/net/$2/ifindex" 2>/dev/null; }
 # the number of @blocked elements of hypervisor ns $1 whose comment names vm $2
-elems_vm() { ip netns exec "$1" nft -j list set netdev tapwarden blocked 2>/dev/null |
-	python3 -c 'import json,sys
-n = 0
-for o in json.load(sys.stdin)["nftables"]:
-    for e in o.get("set", {}).get("elem", []):
-        if isinstance(e, dict) and "elem" in e and e["elem"].get("comment", "").startswith("vm=" + sys.argv[1]):
-            n += 1
-print(n)' "$2"; }
-smtp_ok() { timeout 10 ip netns exec "$1" python3 -c 'import smtplib,sys
-s = smtplib.SMTP(sys.argv[1], 25, timeout=3); s.ehlo("probe.tw.test"); s.quit()' "$2" 2>/dev/null; }
-burst() { timeout 120 ip netns exec "$1" python3 "$ROOT/tests/live/send.py" "$2" 200 4 "promo@$1.test" --same --until-blocked; }
-json_get() { python3 -c 'import json,sys
-d = json.load(sys.stdin)
-for k in sys.argv[1].split("."):
-    d = d[int(k)] if isinstance(d, list) else d.get(k) if isinstance(d, dict) else None
-print("" if d is None else d if not isinstance(d, bool) else str(d).lower())' "$1"; }
 vm_field() { twctl --json vm show "$1" 2>/dev/null | json_get "$2"; }
 blocked_in_twctl() { twctl --json blocks list 2>/dev/null | grep -q "\"$1\""; }
 not_blocked_in_twctl() { twctl --json blocks list >/dev/null 2>&1 && ! blocked_in_twctl "$1"; }
-
-domain() { # name uuid mac tap
-	cat <<EOF
-  <domain type='test'>
-    <name>$1</name><uuid>$2</uuid><memory>131072</memory><os><type>hvm</type></os>
-    <devices><interface type='ethernet'><mac address='$3'/><target dev='$4'/></interface></devices>
-  </domain>
-EOF
-}
-hypervisor() { # ns sinkns net(198.18.x)
-	ns_new "$1" && ns_new "$2" || return 1
-	ip -n "$1" link add br0 type bridge stp_state 0 forward_delay 0 && ip -n "$1" link set br0 up &&
-		ip -n "$1" link add vsrv type veth peer name eth0 netns "$2" &&
-		ip -n "$1" link set vsrv master br0 up && ip -n "$2" link set eth0 up &&
-		ip -n "$2" addr add "$3.1/24" dev eth0 || return 1
-	ip netns exec "$2" smtp-sink -u postfix "$3.1:25" 64 >"$WORK/sink-$2.log" 2>&1 &
-	TW_PIDS+=("$!")
-	wait_until 10 tcp_listening "$2" "$3.1" 25
-}
-guest_on() { # hvns guestns tap mac addr
-	ip -n "$1" link add "$3" type veth peer name eth0 netns "$2" || return 1
-	ip -n "$2" link set eth0 address "$4" up && ip -n "$2" addr add "$5/24" dev eth0 &&
-		ip -n "$1" link set "$3" master br0 up
-}
 
 # the ACL users of the README: the agent and the controller each with its
 # own password and only the commands it needs; the default user keeps a

@@ -6,6 +6,7 @@ connection (tests/live/run.sh runs it inside a guest namespace).
     send.py SERVER N PER_SESSION FROM [--same]
 
 --same: every message has the same subject and body (a campaign);
+--subject TEXT: that subject instead (with --same);
 --until-blocked: stop quietly at the first connection refused or timed
 out (3 s);
 --newsletter: the same issue of a list to every recipient, with
@@ -22,6 +23,7 @@ same = "--same" in sys.argv[5:]
 # sender was blocked) and exit 0 with the number sent
 until_blocked = "--until-blocked" in sys.argv[5:]
 newsletter = "--newsletter" in sys.argv[5:]
+subject = sys.argv[sys.argv.index("--subject") + 1] if "--subject" in sys.argv[5:] else None
 sent = 0
 i = 0
 def message(i):
@@ -35,7 +37,7 @@ def message(i):
         m["Precedence"] = "bulk"
         m.set_content("This month: winter pruning.\n\nUnsubscribe: https://news.d.tw.test/u\n")
     elif same:
-        m["Subject"] = "Cheap watches, best prices"
+        m["Subject"] = subject or "Cheap watches, best prices"
         m.set_content("Buy now at http://198.18.9.9/w\n")
     else:
         m["Subject"] = "Your order %d has shipped" % (1000 + i * 7)
