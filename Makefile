@@ -42,7 +42,7 @@ FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 CTL_SRCS    := controller/main.c controller/api.c controller/feed.c controller/poll.c controller/cmetrics.c controller/www.c
 CTL_OBJS    := $(CTL_SRCS:%.c=$(B)/%.o)
 
-.PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration live lxc enforce bus bench demo deps
+.PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration live lxc enforce bus web bench demo deps
 all: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
 
 $(B)/%.o: %.c
@@ -86,7 +86,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libtwcore.a tests/unit/testutil.h
 check: deps
 	$(MAKE) --no-print-directory check-run
 
-check-run: unit unit-asan golden detect fuzz-smoke integration live lxc enforce bus
+check-run: unit unit-asan golden detect fuzz-smoke integration live lxc enforce bus web
 	@echo "make check: all tests passed"
 
 unit: $(UNIT_BINS)
@@ -129,6 +129,14 @@ bus: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
 	TW_AGENT=$(abspath $(B)/tapwarden-agent) TW_CONTROLLER=$(abspath $(B)/tapwarden-controller) \
 		TW_TWCTL=$(abspath $(B)/twctl) bash tests/bus/run.sh
 
+# The web side: the API with every role against doc/openapi.yaml, a real
+# Prometheus scraping agent and controller (promtool on the alerting
+# rules), and the dashboard in headless Chromium; screenshots and logs in
+# build/test-output/web (root).
+web: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
+	TW_AGENT=$(abspath $(B)/tapwarden-agent) TW_CONTROLLER=$(abspath $(B)/tapwarden-controller) \
+		TW_TWCTL=$(abspath $(B)/twctl) bash tests/web/run.sh
+
 # libFuzzer targets: the core is rebuilt with coverage instrumentation.
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 fuzz-build:
@@ -154,6 +162,7 @@ bench: $(B)/tapwarden-agent $(B)/tests/nftbulk $(B)/tapwarden-controller $(B)/tw
 	TW_NFTBULK=$(abspath $(B)/tests/nftbulk) bash tests/enforce/bench.sh
 	TW_AGENT=$(abspath $(B)/tapwarden-agent) TW_CONTROLLER=$(abspath $(B)/tapwarden-controller) \
 		TW_TWCTL=$(abspath $(B)/twctl) bash tests/bus/bench.sh
+	TW_CONTROLLER=$(abspath $(B)/tapwarden-controller) TW_TWCTL=$(abspath $(B)/twctl) bash tests/web/bench.sh
 
 deps:
 	bash .ci/deps
