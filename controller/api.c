@@ -30,6 +30,8 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/util.h>
 #include <jansson.h>
 
 #include "ctl.h"
@@ -971,6 +973,30 @@ static void route(struct evhttp_request *req, void *arg)
 	evhttp_clear_headers(&q);
 }
 
+/* Listen on host:port.  A numeric address is bound directly: libevent's
+ * own bind resolves with AI_ADDRCONFIG, which refuses 127.0.0.1 on a host
+ * (or namespace) whose only IPv4 address is the loopback's. */
+static int bind_listen(struct ctl *c, const char *host, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	char spec[300];
+	struct evconnlistener *l;
+
+	snprintf(spec, sizeof(spec), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, (unsigned)port);
+	if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &len) != 0)
+		return evhttp_bind_socket(c->http, host, port);
+	l = evconnlistener_new_bind(c->base, NULL, NULL, LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
+				    LEV_OPT_CLOSE_ON_EXEC, -1, (struct sockaddr *)&ss, len);
+	if (!l)
+		return -1;
+	if (!evhttp_bind_listener(c->http, l)) {
+		evconnlistener_free(l);
+		return -1;
+	}
+	return 0;
+}
+
 int api_start(struct ctl *c)
 {
 	char host[256];
@@ -990,7 +1016,7 @@ int api_start(struct ctl *c)
 	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT |
 					    EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(c->http, route, c);
-	if (evhttp_bind_socket(c->http, host, port) != 0) {
+	if (bind_listen(c, host, port) != 0) {
 		log_err("api: cannot listen address=%s error=\"%s\"", c->cfg->listen, strerror(errno));
 		evhttp_free(c->http);
 		c->http = NULL;

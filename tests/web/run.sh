@@ -76,6 +76,7 @@ m_is() { [[ "$(metric "$1" "$2")" == "$3" ]]; }
 show() { tail -n "${2:-20}" "$WORK/$1" | sed 's/^/    | /'; }
 blocked() { twctl --json blocks list 2>/dev/null | grep -q "\"$1\""; }
 listed() { twctl --json vms --limit 10 2>/dev/null | grep -q "\"$1\""; }
+has_series() { [[ -n $(twctl --json vm show "$1" 2>/dev/null | json_get series.0.ts) ]]; }
 
 # ---- the dashboard test's driver (npm, once per checkout) ----------------------------------
 if [[ ! -d "$HERE/node_modules/playwright-core" ]]; then
@@ -124,8 +125,9 @@ if wait_until 20 blocked "$UUID_X" && [[ $(elems_vm "$NS" "$UUID_X") == 1 ]]; th
 else
 	fail "X blocked" "sent=$sent"; show agent.log; show ctl.log
 fi
-# the stats reports (every 10 s) bring N and W into the VM list
-if wait_until 30 listed "$UUID_W" && listed "$UUID_N" && twctl --json vm show "$UUID_X" | grep -qF 'window.__xss=1'; then
+# the stats reports (every 10 s) bring N and W into the VM list and X's
+# burst into its series
+if wait_until 30 listed "$UUID_W" && listed "$UUID_N" && wait_until 30 has_series "$UUID_X" && twctl --json vm show "$UUID_X" | grep -qF 'window.__xss=1'; then
 	pass "the VM list holds N and W; X's evidence holds the hostile subject"
 else
 	fail "seeded state" "$(twctl vms 2>&1 | head -5)"
