@@ -161,7 +161,7 @@ if in_hv node "$HERE/ui.mjs" >"$WORK/ui.log" 2>&1; then
 else
 	fail "dashboard" "$(grep '^FAIL' "$WORK/ui.log" | head -10 | tr '\n' ';')"; show ui.log 30
 fi
-if wait_until 10 bash -c "[[ \$(elems_vm '$NS' '$UUID_X') == 0 ]]" && smtp_ok "$NS_X" 198.18.7.1; then
+if wait_until 10 bash -c "[[ \$(elems_vm '$NS' '$UUID_X') == 0 ]]" && wait_until 15 smtp_ok "$NS_X" 198.18.7.1; then
 	pass "after the UI's unblock: X's element left the hypervisor's nftables and X's SMTP works"
 else
 	fail "unblock reached the agent" "elements=$(elems_vm "$NS" "$UUID_X")"; show agent.log
