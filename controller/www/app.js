@@ -84,6 +84,26 @@
 		}
 	}
 
+	/* Text the guest (or anyone) chose, as text nodes, with control, bidi
+	 * and zero-width characters shown as visible <U+XXXX> marks so that
+	 * "\u202e" cannot reverse what the operator reads. */
+	const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/g;
+
+	function gt(s) {
+		s = String(s);
+		const frag = document.createDocumentFragment();
+		let last = 0;
+		INVISIBLE.lastIndex = 0;
+		for (let m; (m = INVISIBLE.exec(s));) {
+			if (m.index > last) frag.appendChild(document.createTextNode(s.slice(last, m.index)));
+			const cp = m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+			frag.appendChild(h('span.ctl', { title: 'invisible character U+' + cp }, '<U+' + cp + '>'));
+			last = m.index + 1;
+		}
+		if (last < s.length) frag.appendChild(document.createTextNode(s.slice(last)));
+		return frag;
+	}
+
 	function clear(el) {
 		while (el.firstChild) el.removeChild(el.firstChild);
 		return el;
@@ -107,7 +127,7 @@
 	function vmLink(uuid, name, testid) {
 		const a = h('a.vm-link', { href: vmHref(uuid), 'data-testid': testid || 'vm-link', title: (name ? name + ' — ' : '') + (uuid || '') });
 		if (name) {
-			a.appendChild(h('span.vm-name', null, name));
+			a.appendChild(h('span.vm-name', null, gt(name)));
 			a.appendChild(h('span.vm-uuid', null, shortUuid(uuid)));
 		} else {
 			a.appendChild(h('span.vm-name.mono', null, uuid || '?'));
@@ -166,8 +186,10 @@
 	}
 
 	/* A time with a live relative part ("3m ago"), kept current by the ticker. */
-	function timeCell(ts) {
+	function timeCell(ts, compact) {
 		if (!ts) return h('span.muted', null, '—');
+		if (compact) return h('span.time.compact', { title: fmtTime(ts) + ' (' + new Date(ts * 1000).toISOString() + ')' },
+			h('span.abs', null, fmtTime(ts).slice(0, 10)), h('span.rel.muted', { 'data-ts': ts }, fmtRel(ts)));
 		return h('span.time', { title: new Date(ts * 1000).toISOString() },
 			h('span.abs', null, fmtTime(ts)), ' ',
 			h('span.rel.muted', { 'data-ts': ts }, fmtRel(ts)));
@@ -266,7 +288,8 @@
 		}
 		if (res.status === 401) {
 			const m = j && typeof j.error === 'string' ? j.error : 'token refused';
-			logout('Signed out: the controller refused the token (401: ' + m + ').');
+			logout((S.me ? 'Signed out: the controller refused the token' : 'The controller refused this token') +
+				' (401: ' + m + ').');
 			throw new ApiError(401, m);
 		}
 		if (!res.ok) {
@@ -661,8 +684,8 @@
 		append(v, [tiles, h('div.grid-overview', null, blocked.el, alerts.el, agents.el, topMsg.el, topRej.el,
 			recent.el)]);
 
-		const renderRecent = () => patch(recent.body, S.events.slice(-12).map((e) => e.id), () =>
-			eventList(S.events.slice(-12).reverse(), 'recent-events', true));
+		const renderRecent = () => patch(recent.body, S.events.slice(-10).map((e) => e.id), () =>
+			eventList(S.events.slice(-10).reverse(), 'recent-events', true));
 		renderRecent();
 		S.eventListeners.add(renderRecent);
 
@@ -693,11 +716,11 @@
 				table([
 					{ t: 'VM', f: (b) => vmLink(b.uuid, b.name) },
 					{ t: 'Hypervisor', f: (b) => b.hypervisor || '—' },
-					{ t: 'Origin', f: (b) => badge(b.origin) },
-					{ t: 'Reason', f: (b) => h('span.reason', null, b.reason || '') },
-					{ t: 'Expires in', cls: 'num', f: (b) => countdown(b.until) },
-					{ t: 'Pending', f: (b) => (b.pending_agents && b.pending_agents.length ?
-						h('span.warn-text', null, b.pending_agents.join(', ')) : h('span.muted', null, '—')) },
+					{ t: 'Reason', f: (b) => h('span.reason-cell', null, badge(b.origin), h('span.reason', null, gt(b.reason || ''))) },
+					{ t: 'Expires in', cls: 'num', f: (b) => h('span', null, countdown(b.until),
+						b.pending_agents && b.pending_agents.length ? h('span.pending-line.warn-text',
+							{ title: 'agents that have not applied the block yet' },
+							'pending: ' + b.pending_agents.join(', ')) : null) },
 				], blocks, 'blocked-table', 'no VM is blocked'));
 			blocked.head.querySelector('h2').textContent = 'Blocked now (' + blocks.length + ')';
 
@@ -712,7 +735,7 @@
 				], avms, 'alerts-table', 'no alerts'));
 			alerts.head.querySelector('h2').textContent = 'Alerts (' + fmtNum(al.total || avms.length) + ')';
 
-			const top = (body, res, key, testid) => {
+			const top = (body, res, key, testid, rcpts) => {
 				const rows = (res.vms || []).filter((x) => x[key] > 0);
 				const max = rows.length ? rows[0][key] : 0;
 				patch(body, rows.map((x) => [x.uuid, x.name, x.state, x.messages_1h, x.rcpts_1h, x.rejected_1h]),
@@ -720,12 +743,12 @@
 						{ t: 'VM', f: (x) => vmLink(x.uuid, x.name) },
 						{ t: 'State', f: (x) => badge(x.state) },
 						{ t: 'Msgs 1h', cls: 'num', f: (x) => fmtNum(x.messages_1h) },
-						{ t: 'Rcpts 1h', cls: 'num', f: (x) => fmtNum(x.rcpts_1h) },
+						rcpts ? { t: 'Rcpts 1h', cls: 'num', f: (x) => fmtNum(x.rcpts_1h) } : null,
 						{ t: 'Rej 1h', cls: 'num', f: (x) => fmtNum(x.rejected_1h) },
 						{ t: '', cls: 'barcell', f: (x) => bar(x[key], max, key) },
-					], rows, testid, 'no mail in the last hour'));
+					].filter(Boolean), rows, testid, 'no mail in the last hour'));
 			};
-			top(topMsg.body, tm, 'messages_1h', 'top-messages-table');
+			top(topMsg.body, tm, 'messages_1h', 'top-messages-table', true);
 			top(topRej.body, tr, 'rejected_1h', 'top-rejected-table');
 
 			const agl = ag.agents || [];
@@ -749,13 +772,14 @@
 
 	function healthText(hl) {
 		if (!hl || typeof hl !== 'object') return h('span.muted', null, '—');
-		const parts = [];
-		for (const k of Object.keys(hl).slice(0, 8)) {
+		const lines = [];
+		for (const k of Object.keys(hl).slice(0, 6)) {
 			const v = hl[k];
-			parts.push(k + '=' + (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v)));
+			let s = k + '=' + (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v));
+			if (s.length > 40) s = s.slice(0, 39) + '…';
+			lines.push(h('span.health.mono', null, s));
 		}
-		const s = parts.join(' ');
-		return h('span.health.mono', { title: JSON.stringify(hl) }, s.length > 80 ? s.slice(0, 79) + '…' : s);
+		return h('span', { title: JSON.stringify(hl) }, lines);
 	}
 
 	/* ---- events ----------------------------------------------------------------------------- */
@@ -767,8 +791,8 @@
 			badge(e.type),
 			e.vm ? vmLink(e.vm, e.name) : h('span.muted', null, '—'),
 			h('span.ev-actor', null, e.actor || '', e.operator ? ' (' + e.operator + ')' : ''),
-			compact ? null : h('span.ev-reason', null, e.reason || ''),
-			compact && e.reason ? h('span.ev-reason', null, e.reason) : null);
+			compact ? null : h('span.ev-reason', null, gt(e.reason || '')),
+			compact && e.reason ? h('span.ev-reason', null, gt(e.reason)) : null);
 	}
 
 	function eventList(evs, testid, compact) {
@@ -958,7 +982,7 @@
 			const b = d.block;
 			patch(head, [d.name, d.uuid, d.state, d.hypervisor, d.first_seen, d.last_seen, d.offences, d.last_offence,
 				!!d.whitelist, d.totals], () => h('div', null,
-				h('div.vm-title', null, h('h1', { 'data-testid': 'vm-name' }, d.name || '(no name)'),
+				h('div.vm-title', null, h('h1', { 'data-testid': 'vm-name' }, d.name ? gt(d.name) : '(no name)'),
 					badge(d.state, 'vm-state'), d.whitelist ? badge('whitelisted', 'vm-whitelisted') : null),
 				h('p.mono.muted', { 'data-testid': 'vm-uuid' }, d.uuid),
 				kv([
@@ -1006,7 +1030,7 @@
 				{ t: 'When', f: (x) => timeCell(x.ts) },
 				{ t: 'Event', f: (x) => badge(x.event) },
 				{ t: 'Actor', f: (x) => h('span', null, x.actor || '', x.operator ? ' (' + x.operator + ')' : '') },
-				{ t: 'Reason', f: (x) => h('span.reason', null, x.reason || '') },
+				{ t: 'Reason', f: (x) => h('span.reason', null, gt(x.reason || '')) },
 				{ t: 'Duration', f: (x) => (x.duration_s ? fmtDur(x.duration_s) : h('span.muted', null, '—')) },
 				{ t: 'Details', f: (x) => extraFields(x, ['ts', 'event', 'actor', 'operator', 'reason', 'duration_s']) },
 			], hi, 'history-table', 'no history'));
@@ -1042,7 +1066,7 @@
 		if (v === null) return h('span.j-null', null, 'null');
 		if (typeof v === 'boolean') return h('span.j-bool', null, String(v));
 		if (typeof v === 'number') return h('span.j-num', null, fmtNum(v));
-		if (typeof v === 'string') return h('span.j-str', null, v);
+		if (typeof v === 'string') return h('span.j-str', null, gt(v));
 		if (depth > 8) return h('span.j-str', null, JSON.stringify(v));
 		if (Array.isArray(v)) {
 			if (!v.length) return h('span.muted', null, '[]');
@@ -1085,7 +1109,7 @@
 	function strList(title, arr, testid) {
 		return h('div.samples', { 'data-testid': testid },
 			h('h4', null, title + ' (' + arr.length + ')'),
-			h('ul.strs', null, arr.map((s) => h('li', null, typeof s === 'string' ? h('code.guest', null, s) :
+			h('ul.strs', null, arr.map((s) => h('li', null, typeof s === 'string' ? h('code.guest', null, gt(s)) :
 				generic(s, 3)))));
 	}
 
@@ -1116,25 +1140,26 @@
 		if (ev) {
 			const rest = {};
 			const lists = h('div.sample-lists');
+			let statsBox = null;
 			for (const k of Object.keys(ev)) {
 				const val = ev[k];
 				if (Array.isArray(val) && val.every((x) => typeof x === 'string')) {
 					if (val.length) lists.appendChild(strList(SAMPLE_TITLES[k] || k, val, 'ev-' + k.replace(/[^a-z0-9_]/gi, '_')));
 				} else if (k === 'stats' && val && typeof val === 'object' && !Array.isArray(val)) {
-					const st = h('div.stats', null, h('h4', null, 'Counters at the verdict'));
-					const dl = h('dl.kv.kv-stats');
+					const chips = h('div.stat-chips');
 					for (const sk of Object.keys(val)) {
 						if (val[sk] === 0) continue;
-						dl.appendChild(h('dt.mono', null, sk));
-						dl.appendChild(h('dd', null, generic(val[sk], 2)));
+						chips.appendChild(h('span.stat-chip', null, h('span.mono.muted', null, sk), ' ',
+							h('b', null, generic(val[sk], 2))));
 					}
-					if (!dl.childNodes.length) dl.appendChild(h('dd.muted', null, 'all zero'));
-					st.appendChild(dl);
-					lists.appendChild(st);
+					if (!chips.childNodes.length) chips.appendChild(h('span.muted', null, 'all zero'));
+					statsBox = h('div.stats', { 'data-testid': 'ev-stats' },
+						h('h4', null, 'Counters at the verdict (non-zero)'), chips);
 				} else {
 					rest[k] = val;
 				}
 			}
+			if (statsBox) body.appendChild(statsBox);
 			body.appendChild(lists);
 			if (Object.keys(rest).length) body.appendChild(h('div.other', null, h('h4', null, 'Other evidence'),
 				generic(rest, 1)));
@@ -1166,7 +1191,7 @@
 	function vmCharts(series, boxWidth) {
 		/* two charts side by side above 1000 px (see app.css), drawn at their
 		 * pixel width so text and lines are not stretched */
-		const one = boxWidth > 1000 ? Math.floor((boxWidth - 28 - 20) / 2) : boxWidth - 28;
+		const one = window.innerWidth > 899 ? Math.floor((boxWidth - 28 - 20) / 2) : boxWidth - 28;
 		const W = Math.max(280, Math.min(2000, one || 600));
 		if (!series.length) return h('p.muted', { 'data-testid': 'charts-empty' }, 'No samples in the last hour.');
 		const s = series.filter((x) => x && typeof x.ts === 'number').slice().sort((a, b) => a.ts - b.ts);
@@ -1431,12 +1456,12 @@
 			const cols = [
 				{ t: 'VM', f: (x) => vmLink(x.uuid, '', 'wl-vm') },
 				{ t: 'Customer', f: (x) => x.customer || '' },
-				{ t: 'Ticket', f: (x) => h('span.mono', null, x.ticket || '') },
-				{ t: 'Approver', f: (x) => x.approver || '' },
-				{ t: 'Operator', f: (x) => x.operator || h('span.muted', null, '—') },
-				{ t: 'Reason', f: (x) => h('span.reason', null, x.reason || '') },
-				{ t: 'Created', f: (x) => timeCell(x.created) },
-				{ t: 'Expires', f: (x) => (x.expires ? timeCell(x.expires) : h('span.never', null, 'never')) },
+				{ t: 'Ticket', f: (x) => h('span.mono.nowrap', null, x.ticket || '') },
+				{ t: 'By', f: (x) => h('span.by', null, h('span', null, x.approver || ''),
+					x.operator ? h('span.muted', null, x.operator) : null) },
+				{ t: 'Reason', f: (x) => h('span.reason', null, gt(x.reason || '')) },
+				{ t: 'Created', f: (x) => timeCell(x.created, true) },
+				{ t: 'Expires', f: (x) => (x.expires ? timeCell(x.expires, true) : h('span.never', null, 'never')) },
 				{ t: 'Limits', f: (x) => limitsText(x.limits) },
 			];
 			if (canWrite()) cols.push({ t: '', f: (x) => actionButton('Revoke…', 'btn-revoke', 'ghost small',
