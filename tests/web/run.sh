@@ -18,8 +18,8 @@
 #   - tests/web/ui.mjs: the dashboard in headless Chromium (playwright-core):
 #     a viewer sees no buttons and the subject as text; a support user
 #     approves W and unblocks X through the UI;
-#   - after the UI: X's element is gone from the hypervisor's nftables;
-#     W's entry reached the agent's whitelist cache.
+#   - after the UI: X's element is gone from the hypervisor's nftables and
+#     X sends mail again; W's entry reached the agent's whitelist cache.
 # Screenshots and logs go to build/test-output/web/ (kept, not committed).
 # Every wait is bounded; cleanup stops processes by PID and deletes the
 # namespaces.
@@ -161,11 +161,9 @@ if in_hv node "$HERE/ui.mjs" >"$WORK/ui.log" 2>&1; then
 else
 	fail "dashboard" "$(grep '^FAIL' "$WORK/ui.log" | head -10 | tr '\n' ';')"; show ui.log 30
 fi
-# (whether the unblocked guest's SMTP works again is make bus's check; here
-# X's new connections after the unblock were still refused, not understood
-# yet: see the closing note of issue 6)
-if wait_until 10 bash -c "[[ \$(elems_vm '$NS' '$UUID_X') == 0 ]]"; then
-	pass "after the UI's unblock: X's element left the hypervisor's nftables"
+x_unblocked() { [[ $(elems_vm "$NS" "$UUID_X") == 0 ]]; }
+if wait_until 10 x_unblocked && wait_until 15 smtp_ok "$NS_X" 198.18.7.1; then
+	pass "after the UI's unblock: X's element left the hypervisor's nftables and X's SMTP works"
 else
 	fail "unblock reached the agent" "elements=$(elems_vm "$NS" "$UUID_X")"; show agent.log
 fi
