@@ -11,6 +11,7 @@
  * libxml2's error reports are captured per parser context instead of going
  * to stderr.
  */
+#include "bus.h"
 #include "domxml.h"
 
 #include <ctype.h>
@@ -140,23 +141,6 @@ static int hexval(int c)
 	return -1;
 }
 
-/* Canonical 8-4-4-4-12 hex UUID, lower-cased in place. */
-static bool uuid_ok(char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (hexval((unsigned char)s[i]) < 0) {
-			return false;
-		} else {
-			s[i] = (char)tolower((unsigned char)s[i]);
-		}
-	}
-	return true;
-}
 
 static bool mac_parse(const char *s, uint8_t mac[6], char canon[18])
 {
@@ -327,7 +311,7 @@ static int parse_root(const xmlNode *root, struct domxml_domain *out)
 				return -EINVAL;
 			}
 			trim(u);
-			if (!uuid_ok(u)) {
+			if (!bus_uuid_norm(u, u)) {
 				set_error(out, "<uuid> malformed");
 				return -EINVAL;
 			}

@@ -47,25 +47,31 @@ static int fail(char *err, size_t cap, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* Lower-case canonical UUID from j[key] into out; 0 or -EINVAL. */
-static int get_uuid(json_t *j, const char *key, char *out, char *err, size_t cap)
+bool bus_uuid_norm(const char *s, char out[BUS_UUID_LEN])
 {
-	json_t *v = json_object_get(j, key);
-	const char *s;
-
-	if (!json_is_string(v))
-		return fail(err, cap, "%s: missing or not a string", key);
-	s = json_string_value(v);
-	if (json_string_length(v) != 36)
-		return fail(err, cap, "%s: not a domain UUID", key);
+	if (!s || strnlen(s, 37) != 36)
+		return false;
 	for (size_t i = 0; i < 36; i++) {
 		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
 
 		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			return fail(err, cap, "%s: not a domain UUID", key);
-		out[i] = (char)tolower((unsigned char)s[i]);
+			return false;
 	}
+	for (size_t i = 0; i < 36; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
 	out[36] = '\0';
+	return true;
+}
+
+/* Lower-case canonical UUID from j[key] into out; 0 or -EINVAL. */
+static int get_uuid(json_t *j, const char *key, char *out, char *err, size_t cap)
+{
+	json_t *v = json_object_get(j, key);
+
+	if (!json_is_string(v))
+		return fail(err, cap, "%s: missing or not a string", key);
+	if (json_string_length(v) != 36 || !bus_uuid_norm(json_string_value(v), out))
+		return fail(err, cap, "%s: not a domain UUID", key);
 	return 0;
 }
 

@@ -38,6 +38,10 @@
 #define BUS_DECISION_MAX 48
 #define BUS_BODY_MAX (256u * 1024u)    /* a command or whitelist body; more is refused */
 
+/* s is a domain UUID (8-4-4-4-12 hex digits, any case): its canonical
+ * lower-case form into out (may be s itself) and true; false otherwise. */
+bool bus_uuid_norm(const char *s, char out[BUS_UUID_LEN]);
+
 /* True for a key prefix or agent id: 1..max bytes of [A-Za-z0-9._-]. */
 bool bus_name_valid(const char *s, size_t max);
 

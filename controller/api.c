@@ -272,22 +272,6 @@ static const struct auth_token *authenticate(struct ctl *c, struct evhttp_reques
 
 /* ---- validation ---------------------------------------------------------------- */
 
-/* Canonical UUID (any case) into out (lower case); false otherwise. */
-static bool uuid_norm(const char *s, char out[BUS_UUID_LEN])
-{
-	if (!s || strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			return false;
-		out[i] = (char)tolower((unsigned char)s[i]);
-	}
-	out[36] = '\0';
-	return true;
-}
-
 /* Printable text of 1..max bytes (UTF-8 allowed, no control bytes). */
 static bool text_ok(const char *s, size_t max)
 {
@@ -422,7 +406,7 @@ static void h_block(struct ctl *c, struct evhttp_request *req, struct evkeyvalq 
 	if (!j)
 		return;
 	d = json_object_get(j, "duration_s");
-	if (!uuid_norm(jstr(j, "uuid"), uuid)) {
+	if (!bus_uuid_norm(jstr(j, "uuid"), uuid)) {
 		send_error(c, req, 400, "uuid: required, a domain UUID (8-4-4-4-12 hex digits)");
 	} else if (!json_is_integer(d) || json_integer_value(d) < API_DURATION_MIN ||
 		   json_integer_value(d) > API_DURATION_MAX) {
@@ -477,7 +461,7 @@ static void h_wl_add(struct ctl *c, struct evhttp_request *req, struct evkeyvalq
 	lim = json_object_get(j, "limits");
 	exp = json_object_get(j, "expires");
 	dur = json_object_get(j, "duration_s");
-	if (!uuid_norm(jstr(j, "uuid"), uuid)) {
+	if (!bus_uuid_norm(jstr(j, "uuid"), uuid)) {
 		send_error(c, req, 400, "uuid: required, a domain UUID (8-4-4-4-12 hex digits)");
 		goto out;
 	}
@@ -566,7 +550,7 @@ static void h_audit(struct ctl *c, struct evhttp_request *req, struct evkeyvalq 
 
 	if (!query_known(c, req, q, params))
 		return;
-	if (vm && !uuid_norm(vm, uuid)) {
+	if (vm && !bus_uuid_norm(vm, uuid)) {
 		send_error(c, req, 400, "vm: a domain UUID");
 		return;
 	}
@@ -822,7 +806,7 @@ static void route_v1(struct ctl *c, struct evhttp_request *req, const char *seg1
 	if (!t)
 		return;
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	if (!one && strcmp(seg1, "tokens") != 0 && !uuid_norm(seg2, uuid)) {
+	if (!one && strcmp(seg1, "tokens") != 0 && !bus_uuid_norm(seg2, uuid)) {
 		send_error(c, req, 400, "\"%.40s\" is not a domain UUID", seg2);
 		return;
 	}

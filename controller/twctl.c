@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "auth.h"
+#include "bus.h"
 #include "rconn.h"
 
 #define TWCTL_VERSION "0.6.0"
@@ -401,16 +402,8 @@ static void need_uuid(const char *s, char out[37])
 {
 	if (!s)
 		die(EX_USAGE, "missing UUID (see twctl --help)");
-	if (strlen(s) != 36)
+	if (!bus_uuid_norm(s, out))
 		die(EX_USAGE, "\"%s\" is not a domain UUID (8-4-4-4-12 hex digits)", safe(s));
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			die(EX_USAGE, "\"%s\" is not a domain UUID (8-4-4-4-12 hex digits)", safe(s));
-		out[i] = (char)tolower((unsigned char)s[i]);
-	}
-	out[36] = '\0';
 }
 
 static long long parse_duration(const char *s, const char *opt)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus.h"
 #include "vmcache.h"
 
 void vmcache_init(struct vmcache *c)
@@ -42,19 +43,6 @@ static uint64_t uuid_hash(const char *u)
 	for (int i = 0; i < 36; i++)
 		h = (h ^ (unsigned char)u[i]) * 1099511628211ull;
 	return h;
-}
-
-static bool uuid_ok(const char *s)
-{
-	if (!s || strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? s[i] != '-' : !(isdigit((unsigned char)s[i]) || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	}
-	return true;
 }
 
 /* The slot of uuid in the index: its row, or the empty slot to take. */
@@ -97,11 +85,12 @@ static int grow(struct vmcache *c)
 
 const struct vmrow *vmcache_get(const struct vmcache *c, const char *uuid)
 {
+	char u[BUS_UUID_LEN];
 	size_t s;
 
-	if (!c->index_cap || !uuid_ok(uuid))
+	if (!c->index_cap || !bus_uuid_norm(uuid, u))
 		return NULL;
-	s = slot_of(c, uuid);
+	s = slot_of(c, u);
 	return c->index[s] ? &c->rows[c->index[s] - 1] : NULL;
 }
 
@@ -129,9 +118,8 @@ int vmcache_put(struct vmcache *c, json_t *item)
 	size_t s;
 	int e;
 
-	if (!json_is_string(u) || !uuid_ok(json_string_value(u)))
+	if (!json_is_string(u) || !bus_uuid_norm(json_string_value(u), r.uuid))
 		return -EINVAL;
-	memcpy(r.uuid, json_string_value(u), 37);
 	r.name = jdup(item, "name");
 	r.hypervisor = jdup(item, "hypervisor");
 	st = json_object_get(item, "state");
