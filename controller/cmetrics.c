@@ -106,7 +106,7 @@ void cmetrics_write(struct ctl *c, struct evbuffer *b, int64_t now)
 			wl++;
 		if (st == VM_BLOCKED) {
 			int o = r->block_origin && !strcmp(r->block_origin, "manual");
-			int k = o ? 2 : (r->block_reason && !strncmp(r->block_reason, "campaign:", 9)) ? 1 : 0;
+			int k = o ? 2 : r->block_kind && !strcmp(r->block_kind, "campaign") ? 1 : 0;
 
 			blocks[o][k]++;
 		}
@@ -122,8 +122,6 @@ void cmetrics_write(struct ctl *c, struct evbuffer *b, int64_t now)
 	for (int s = 0; s < 3; s++)
 		evbuffer_add_printf(b, "tapwarden_controller_vms{state=\"%s\"} %zu\n",
 				    vmcache_state_name((enum vm_state)s), nstate[s]);
-	head(b, "tapwarden_controller_vms_whitelisted", "gauge", "VMs with a whitelist entry in force.");
-	evbuffer_add_printf(b, "tapwarden_controller_vms_whitelisted %zu\n", wl);
 	head(b, "tapwarden_controller_whitelist_entries", "gauge", "Whitelist entries in force.");
 	evbuffer_add_printf(b, "tapwarden_controller_whitelist_entries %zu\n", wl);
 	head(b, "tapwarden_controller_blocks", "gauge", "Blocks in force, by origin and reason.");
@@ -151,26 +149,29 @@ void cmetrics_write(struct ctl *c, struct evbuffer *b, int64_t now)
 
 		json_array_foreach(c->agents_view, i, a)
 			pending += json_integer_value(json_object_get(a, "pending"));
-		head(b, "tapwarden_controller_pending_decisions", "gauge",
-		     "Commands (decisions) sent to agents and not yet acknowledged, summed over agents.");
-		evbuffer_add_printf(b, "tapwarden_controller_pending_decisions %" PRId64 "\n", pending);
+		head(b, "tapwarden_controller_commands_pending", "gauge",
+		     "Commands sent to agents and not yet acknowledged, summed over agents.");
+		evbuffer_add_printf(b, "tapwarden_controller_commands_pending %" PRId64 "\n", pending);
 	}
-	head(b, "tapwarden_controller_ingested_total", "counter", "Report entries this controller processed.");
-	evbuffer_add_printf(b, "tapwarden_controller_ingested_total %" PRIu64 "\n", c->ctr.ingested);
-	head(b, "tapwarden_controller_duplicates_total", "counter", "Entries already processed (after a claim).");
-	evbuffer_add_printf(b, "tapwarden_controller_duplicates_total %" PRIu64 "\n", c->ctr.duplicates);
-	head(b, "tapwarden_controller_claimed_total", "counter", "Entries claimed from another controller.");
-	evbuffer_add_printf(b, "tapwarden_controller_claimed_total %" PRIu64 "\n", c->ctr.claimed);
-	head(b, "tapwarden_controller_ingest_failures_total", "counter", "Entries the script failed on.");
-	evbuffer_add_printf(b, "tapwarden_controller_ingest_failures_total %" PRIu64 "\n", c->ctr.failed);
-	head(b, "tapwarden_controller_http_requests_total", "counter", "HTTP requests.");
-	evbuffer_add_printf(b, "tapwarden_controller_http_requests_total %" PRIu64 "\n", c->ctr.http_requests);
-	head(b, "tapwarden_controller_http_errors_total", "counter", "HTTP replies with an error status.");
-	evbuffer_add_printf(b, "tapwarden_controller_http_errors_total %" PRIu64 "\n", c->ctr.http_errors);
-	head(b, "tapwarden_controller_auth_failures_total", "counter", "Requests refused with 401.");
-	evbuffer_add_printf(b, "tapwarden_controller_auth_failures_total %" PRIu64 "\n", c->ctr.auth_failures);
-	head(b, "tapwarden_controller_sse_clients", "gauge", "Live event feed clients.");
-	evbuffer_add_printf(b, "tapwarden_controller_sse_clients %zu\n", c->n_feed);
-	head(b, "tapwarden_controller_redis_connects_total", "counter", "Connections made to Redis.");
-	evbuffer_add_printf(b, "tapwarden_controller_redis_connects_total %" PRIu64 "\n", c->ctr.connects);
+	{
+		const struct { const char *name, *type, *help; uint64_t v; } own[] = {
+			{ "ingested_total", "counter", "Report entries this controller processed.", c->ctr.ingested },
+			{ "duplicates_total", "counter", "Entries already processed (after a claim).", c->ctr.duplicates },
+			{ "claimed_total", "counter", "Entries claimed from another controller.", c->ctr.claimed },
+			{ "ingest_failures_total", "counter", "Entries the script failed on.", c->ctr.failed },
+			{ "http_requests_total", "counter", "HTTP requests.", c->ctr.http_requests },
+			{ "http_errors_total", "counter", "HTTP replies with an error status.", c->ctr.http_errors },
+			{ "auth_failures_total", "counter", "Requests refused with 401.", c->ctr.auth_failures },
+			{ "sse_clients", "gauge", "Live event feed clients.", c->n_feed },
+			{ "redis_connects_total", "counter", "Connections made to Redis.", c->ctr.connects },
+		};
+
+		for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+			char name[96];
+
+			snprintf(name, sizeof(name), "tapwarden_controller_%s", own[i].name);
+			head(b, name, own[i].type, own[i].help);
+			evbuffer_add_printf(b, "%s %" PRIu64 "\n", name, own[i].v);
+		}
+	}
 }

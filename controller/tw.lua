@@ -718,7 +718,8 @@ local function vm_row(uuid, now)
     ',"alert_since":' .. (tonumber(f[7]) or 0) ..
     ',"whitelisted":' .. tostring(wl ~= nil) .. ',"whitelist_expires":' .. (wl and tonumber(wl.expires) or 0) ..
     ',"whitelist_scale":' .. ((wl and type(wl.limits) == 'table' and tonumber(wl.limits.scale)) or 0) ..
-    ',"block":' .. (b and enc({ ['until'] = b['until'], origin = b.origin, reason = b.reason or '' }) or 'null') ..
+    ',"block":' .. (b and enc({ ['until'] = b['until'], origin = b.origin, reason = b.reason or '',
+      kind = reason_kind(b.origin, b.reason) }) or 'null') ..
     ',"recent":' .. recent ..
     ',"totals":{"sessions":' .. (tonumber(f[9]) or 0) .. ',"messages":' .. (tonumber(f[10]) or 0) ..
     ',"rcpts":' .. (tonumber(f[11]) or 0) .. ',"rejected":' .. (tonumber(f[12]) or 0) ..

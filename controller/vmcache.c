@@ -25,6 +25,7 @@ static void row_fini(struct vmrow *r)
 	free(r->hypervisor);
 	free(r->block_origin);
 	free(r->block_reason);
+	free(r->block_kind);
 }
 
 void vmcache_fini(struct vmcache *c)
@@ -137,6 +138,7 @@ int vmcache_put(struct vmcache *c, json_t *item)
 		r.block_until = jint(b, "until");
 		r.block_origin = jdup(b, "origin");
 		r.block_reason = jdup(b, "reason");
+		r.block_kind = jdup(b, "kind");
 	}
 	tot = json_object_get(item, "totals");
 	for (int k = 0; k < VT_N; k++)
@@ -148,7 +150,7 @@ int vmcache_put(struct vmcache *c, json_t *item)
 		for (size_t k = 0; k < 4; k++)
 			r.recent[i][k] = json_integer_value(json_array_get(bk, k));
 	}
-	if (!r.name || !r.hypervisor || (json_is_object(b) && (!r.block_origin || !r.block_reason))) {
+	if (!r.name || !r.hypervisor || (json_is_object(b) && (!r.block_origin || !r.block_reason || !r.block_kind))) {
 		row_fini(&r);
 		return -ENOMEM;
 	}

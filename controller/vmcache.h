@@ -27,6 +27,7 @@ enum vm_total { VT_SESSIONS, VT_MESSAGES, VT_RCPTS, VT_REJECTED, VT_DEFERRED, VT
 struct vmrow {
 	char uuid[37];
 	char *name, *hypervisor, *block_origin, *block_reason;   /* owned */
+	char *block_kind;             /* detection, campaign or manual (tw.lua's reason_kind); owned */
 	enum vm_state state;          /* as stored; blocked only while block_until is ahead */
 	bool whitelisted;
 	double whitelist_scale;       /* 0: full exemption */
