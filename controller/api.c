@@ -374,17 +374,11 @@ static const char *jstr(json_t *j, const char *k)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* reason (required) and operator (optional) of a change; false with the
+/* The optional operator of a change ("" when absent); false with the
  * error sent. */
-static bool why(struct ctl *c, struct evhttp_request *req, json_t *j, const char **reason, const char **op)
+static bool operator_of(struct ctl *c, struct evhttp_request *req, json_t *j, const char **op)
 {
-	*reason = jstr(j, "reason");
 	*op = jstr(j, "operator");
-	if (!text_ok(*reason, API_REASON_MAX)) {
-		send_error(c, req, 400, "reason: required, 1-%d characters without control characters",
-			   API_REASON_MAX);
-		return false;
-	}
 	if (json_object_get(j, "operator") && !text_ok(*op, API_OPERATOR_MAX)) {
 		send_error(c, req, 400, "operator: 1-%d characters without control characters", API_OPERATOR_MAX);
 		return false;
@@ -392,6 +386,19 @@ static bool why(struct ctl *c, struct evhttp_request *req, json_t *j, const char
 	if (!*op)
 		*op = "";
 	return true;
+}
+
+/* reason (required) and operator (optional) of a change; false with the
+ * error sent. */
+static bool why(struct ctl *c, struct evhttp_request *req, json_t *j, const char **reason, const char **op)
+{
+	*reason = jstr(j, "reason");
+	if (!text_ok(*reason, API_REASON_MAX)) {
+		send_error(c, req, 400, "reason: required, 1-%d characters without control characters",
+			   API_REASON_MAX);
+		return false;
+	}
+	return operator_of(c, req, j, op);
 }
 
 /* ---- handlers ------------------------------------------------------------------------- */
@@ -656,13 +663,12 @@ static void h_token_create(struct ctl *c, struct evhttp_request *req, struct evk
 		return;
 	name = jstr(j, "name");
 	role = jstr(j, "role");
-	op = jstr(j, "operator");
 	if (!auth_name_valid(name)) {
 		send_error(c, req, 400, "name: required, 1-%d of A-Z a-z 0-9 . _ -", AUTH_NAME_MAX);
 	} else if (auth_role_parse(role) == AUTH_NONE) {
 		send_error(c, req, 400, "role: viewer, support or admin");
-	} else if (json_object_get(j, "operator") && !text_ok(op, API_OPERATOR_MAX)) {
-		send_error(c, req, 400, "operator: 1-%d characters without control characters", API_OPERATOR_MAX);
+	} else if (!operator_of(c, req, j, &op)) {
+		/* sent */
 	} else if (token_named(&c->tok_file, name)) {
 		send_error(c, req, 409, "a token named %s is in the tokens file", name);
 	} else if (auth_generate(tok) < 0) {
@@ -675,7 +681,7 @@ static void h_token_create(struct ctl *c, struct evhttp_request *req, struct evk
 		if (!s) {
 			send_error(c, req, 500, "out of memory");
 		} else {
-			const char *argv[4] = { s, t->name, now, op ? op : "" };
+			const char *argv[4] = { s, t->name, now, op };
 
 			snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 			if ((p = call_ex(c, req, "tok_create", 4, argv)))
@@ -699,13 +705,12 @@ static void h_token_revoke(struct ctl *c, struct evhttp_request *req, struct evk
 
 	if (!j)
 		return;
-	op = jstr(j, "operator");
-	if (json_object_get(j, "operator") && !text_ok(op, API_OPERATOR_MAX)) {
-		send_error(c, req, 400, "operator: 1-%d characters without control characters", API_OPERATOR_MAX);
+	if (!operator_of(c, req, j, &op)) {
+		/* sent */
 	} else if (token_named(&c->tok_file, name) && !token_named(&c->tok_redis, name)) {
 		send_error(c, req, 409, "token %s is in the tokens file: remove it there and send SIGHUP", name);
 	} else {
-		const char *argv[4] = { name, t->name, now, op ? op : "" };
+		const char *argv[4] = { name, t->name, now, op };
 
 		snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 		if ((p = call_ex(c, req, "tok_revoke", 4, argv)))

@@ -103,11 +103,21 @@ void feed_push(struct ctl *c, const char *id, const char *type, const char *json
 	b = evbuffer_new();
 	if (!b)
 		return;
-	for (struct feed_client *fc = c->feed, *next; fc; fc = next) {
-		next = fc->next;
-		write_event(b, e);
-		client_send(fc, b);
-		evbuffer_drain(b, evbuffer_get_length(b));
+	write_event(b, e);           /* formatted once, copied to each client */
+	{
+		size_t len = evbuffer_get_length(b);
+		const unsigned char *text = evbuffer_pullup(b, -1);
+
+		for (struct feed_client *fc = c->feed, *next; fc; fc = next) {
+			struct evbuffer *out = evbuffer_new();
+
+			next = fc->next;
+			if (!out)
+				break;
+			evbuffer_add(out, text, len);
+			client_send(fc, out);
+			evbuffer_free(out);
+		}
 	}
 	evbuffer_free(b);
 }

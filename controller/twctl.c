@@ -808,56 +808,6 @@ static void cmd_status(void)
 	json_decref(j);
 }
 
-static void cmd_audit(struct cmdopts *o)
-{
-	char path[512], uuid[37];
-	size_t n = (size_t)snprintf(path, sizeof(path), "/v1/audit?limit=%s", o->limit ? o->limit : "100");
-	json_t *j, *e;
-	struct table t = { .ncol = 5 };
-	size_t i;
-
-	if (o->limit) {
-		char *end;
-		long v = strtol(o->limit, &end, 10);
-
-		if (*end || v < 1 || v > 1000)
-			die(EX_USAGE, "--limit: 1 to 1000");
-	}
-	if (o->vm) {
-		need_uuid(o->vm, uuid);
-		n += (size_t)snprintf(path + n, sizeof(path) - n, "&vm=%s", uuid);
-	}
-	if (o->actor) {
-		char *enc = evhttp_encode_uri(o->actor);
-
-		n += (size_t)snprintf(path + n, sizeof(path) - n, "&actor=%s", enc ? enc : "");
-		free(enc);
-	}
-	if (o->action) {
-		char *enc = evhttp_encode_uri(o->action);
-
-		n += (size_t)snprintf(path + n, sizeof(path) - n, "&action=%s", enc ? enc : "");
-		free(enc);
-	}
-	if (o->since)
-		n += (size_t)snprintf(path + n, sizeof(path) - n, "&since=%lld", parse_when(o->since, "--since"));
-	if (o->until)
-		snprintf(path + n, sizeof(path) - n, "&until=%lld", parse_when(o->until, "--until"));
-	if (!(j = get_view(path)))
-		return;
-	trow(&t, "TIME", "ACTOR", "ACTION", "VM", "REASON");
-	json_array_foreach(json_object_get(j, "entries"), i, e) {
-		char who[160];
-
-		snprintf(who, sizeof(who), "%s%s%s%s", safe(jstr(e, "actor")), jstr(e, "operator") && *jstr(e, "operator") ? " (" : "",
-			 jstr(e, "operator") && *jstr(e, "operator") ? safe(jstr(e, "operator")) : "",
-			 jstr(e, "operator") && *jstr(e, "operator") ? ")" : "");
-		trow(&t, when(jint(e, "ts")), who, safe(jstr(e, "action")), safe(jstr(e, "vm")), safe(jstr(e, "reason")));
-	}
-	tprint(&t, "no audit entries");
-	json_decref(j);
-}
-
 /* Append &key=value (URL-encoded) to path. */
 static size_t qadd(char *path, size_t cap, size_t n, const char *key, const char *v)
 {
@@ -875,6 +825,52 @@ static size_t qadd(char *path, size_t cap, size_t n, const char *key, const char
 		die(EX_USAGE, "arguments too long");
 	return n;
 }
+
+static void cmd_audit(struct cmdopts *o)
+{
+	char path[512] = "/v1/audit", uuid[37], num[24];
+	size_t n = strlen(path);
+	json_t *j, *e;
+	struct table t = { .ncol = 5 };
+	size_t i;
+
+	if (o->limit) {
+		char *end;
+		long v = strtol(o->limit, &end, 10);
+
+		if (*end || v < 1 || v > 1000)
+			die(EX_USAGE, "--limit: 1 to 1000");
+	}
+	n = qadd(path, sizeof(path), n, "limit", o->limit ? o->limit : "100");
+	if (o->vm) {
+		need_uuid(o->vm, uuid);
+		n = qadd(path, sizeof(path), n, "vm", uuid);
+	}
+	n = qadd(path, sizeof(path), n, "actor", o->actor);
+	n = qadd(path, sizeof(path), n, "action", o->action);
+	if (o->since) {
+		snprintf(num, sizeof(num), "%lld", parse_when(o->since, "--since"));
+		n = qadd(path, sizeof(path), n, "since", num);
+	}
+	if (o->until) {
+		snprintf(num, sizeof(num), "%lld", parse_when(o->until, "--until"));
+		qadd(path, sizeof(path), n, "until", num);
+	}
+	if (!(j = get_view(path)))
+		return;
+	trow(&t, "TIME", "ACTOR", "ACTION", "VM", "REASON");
+	json_array_foreach(json_object_get(j, "entries"), i, e) {
+		char who[160];
+
+		snprintf(who, sizeof(who), "%s%s%s%s", safe(jstr(e, "actor")), jstr(e, "operator") && *jstr(e, "operator") ? " (" : "",
+			 jstr(e, "operator") && *jstr(e, "operator") ? safe(jstr(e, "operator")) : "",
+			 jstr(e, "operator") && *jstr(e, "operator") ? ")" : "");
+		trow(&t, when(jint(e, "ts")), who, safe(jstr(e, "action")), safe(jstr(e, "vm")), safe(jstr(e, "reason")));
+	}
+	tprint(&t, "no audit entries");
+	json_decref(j);
+}
+
 
 static void cmd_vms(struct cmdopts *o)
 {

@@ -7,18 +7,13 @@ mix: per-VM stats with fingerprints (most), verdicts with evidence, acks.
 
     bench_load.py PREFIX AGENTS PER"""
 import json
+import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from resp import cmd  # noqa: E402
+
 prefix, agents, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-out = sys.stdout.buffer
-
-
-def cmd(*args):
-    b = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        b.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    out.write(b"".join(b))
 
 
 def uuid(a, i):

@@ -20,7 +20,7 @@ VMS=${VMS:-10000} DURATION=${DURATION:-10}
 WORK=$(mktemp -d /tmp/tw-webbench.XXXXXX)
 SOCK="$WORK/redis.sock"
 PIDS=()
-cleanup() { [[ -n "${HOLD:-}" ]] && sleep "$HOLD"; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$WORK"; }
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 for tool in wrk redis-server redis-cli curl python3; do
 	command -v "$tool" >/dev/null || { echo "bench-web: missing $tool"; exit 1; }

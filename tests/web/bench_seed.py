@@ -9,19 +9,14 @@ controller's real ingest then builds the VM list.
     bench_seed.py PREFIX AGENTS VMS ROUNDS"""
 import json
 import random
+import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from resp import cmd  # noqa: E402
+
 prefix, agents, vms, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-out = sys.stdout.buffer
 rnd = random.Random(42)
-
-
-def cmd(*args):
-    b = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        b.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    out.write(b"".join(b))
 
 
 seq = {}

@@ -143,7 +143,7 @@ if in_hv /usr/bin/python3 "$HERE/api_test.py" >"$WORK/api.log" 2>&1; then
 else
 	fail "API" "$(grep '^FAIL' "$WORK/api.log" | head -10 | tr '\n' ';')"; show api.log 30
 fi
-blocked "$UUID_X" || fail "X is still blocked after the API test"
+blocked "$UUID_X" || fail "the API test left X unblocked (the UI test needs it blocked)"
 
 # ---- Prometheus ------------------------------------------------------------------------------------
 mkdir -p "$WORK/prom"
