@@ -16,7 +16,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
-PKGS    := libpcap jansson libxxhash nettle yaml-0.1 libxml-2.0 libvirt libevent libnftnl libmnl hiredis
+PKGS    := libpcap jansson libxxhash nettle yaml-0.1 libxml-2.0 libvirt libevent libnftnl libmnl hiredis libpsl
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
@@ -30,7 +30,7 @@ DEPFLAGS      = -MMD -MP
 # it is given and is unit tested, so it lives in the library.  Unit tests and fuzz targets
 # link only the core.
 AGENT_IO    := agent/main.c agent/capture.c agent/daemon.c agent/metrics.c agent/nft.c agent/enforce_nft.c agent/report.c agent/daemon_bus.c
-CORE_SRCS   := $(filter-out $(AGENT_IO),$(wildcard agent/*.c)) $(wildcard common/*.c) controller/vmcache.c
+CORE_SRCS   := $(filter-out $(AGENT_IO),$(wildcard agent/*.c)) $(wildcard common/*.c) controller/vmcache.c controller/checklist.c controller/lint.c controller/dnsrules.c
 CORE_OBJS   := $(CORE_SRCS:%.c=$(B)/%.o)
 AGENT_OBJS  := $(patsubst %.c,$(B)/%.o,$(wildcard $(AGENT_IO)))
 
@@ -39,10 +39,11 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 
-CTL_SRCS    := controller/main.c controller/api.c controller/feed.c controller/poll.c controller/cmetrics.c controller/www.c
+CTL_SRCS    := controller/main.c controller/api.c controller/feed.c controller/poll.c controller/cmetrics.c controller/www.c \
+	       controller/wlreq.c controller/dnscheck.c
 CTL_OBJS    := $(CTL_SRCS:%.c=$(B)/%.o)
 
-.PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration live lxc enforce bus web bench demo deps
+.PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration live lxc enforce bus web wlreq bench demo deps
 all: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
 
 $(B)/%.o: %.c
@@ -66,8 +67,11 @@ $(B)/controller/www.o: controller/www/index.html controller/www/app.js controlle
 $(B)/tapwarden-controller: $(CTL_OBJS) $(B)/libtwcore.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CTL_OBJS) $(B)/libtwcore.a $(PKG_LIBS) -lm
 
-$(B)/twctl: $(B)/controller/twctl.o $(B)/libtwcore.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+TWCTL_SRCS  := controller/twctl.c controller/twctl_wl.c controller/twctl_dns.c controller/dnscheck.c
+TWCTL_OBJS  := $(TWCTL_SRCS:%.c=$(B)/%.o)
+
+$(B)/twctl: $(TWCTL_OBJS) $(B)/libtwcore.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 # enforcement tools for tests and bench: the agent's own nftables backend
 $(B)/tests/nftbulk: tests/enforce/nftbulk.c $(B)/agent/nft.o $(B)/agent/enforce_nft.o $(B)/libtwcore.a
@@ -86,7 +90,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libtwcore.a tests/unit/testutil.h
 check: deps
 	$(MAKE) --no-print-directory check-run
 
-check-run: unit unit-asan golden detect fuzz-smoke integration live lxc enforce bus web
+check-run: unit unit-asan golden detect fuzz-smoke integration live lxc enforce bus web wlreq
 	@echo "make check: all tests passed"
 
 unit: $(UNIT_BINS)
@@ -136,6 +140,13 @@ bus: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
 web: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
 	TW_AGENT=$(abspath $(B)/tapwarden-agent) TW_CONTROLLER=$(abspath $(B)/tapwarden-controller) \
 		TW_TWCTL=$(abspath $(B)/twctl) bash tests/web/run.sh
+
+# A whitelist request from filing to "the burst is not blocked": twctl,
+# the controller's checks against a real DNS server (unbound) with fixture
+# zones, approval, the agent's cache, real SMTP bursts (root).
+wlreq: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
+	TW_AGENT=$(abspath $(B)/tapwarden-agent) TW_CONTROLLER=$(abspath $(B)/tapwarden-controller) \
+		TW_TWCTL=$(abspath $(B)/twctl) bash tests/wlreq/run.sh
 
 # libFuzzer targets: the core is rebuilt with coverage instrumentation.
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer

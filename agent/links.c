@@ -333,6 +333,8 @@ void links_add_url(struct links *l, const char *url, size_t len)
 	char host[LINKS_HOST_MAX];
 	unsigned f = links_classify(l, url, len, host);
 
+	if (l->hooks && l->hooks->link && f)
+		l->hooks->link(l->hooks->ctx, url, len, f, f & LINKS_F_LINK ? host : "");
 	if (f & LINKS_F_MAILTO)
 		l->c.mailto++;
 	if (!(f & LINKS_F_LINK))
@@ -378,6 +380,8 @@ static void links_token(struct links *l, const char *t, size_t n)
 			    (i == 6 || !links_alnum(t[i - 7]))) {
 				if (i + 1 < n)
 					l->c.mailto++;
+				if (i + 1 < n && l->hooks && l->hooks->link)
+					l->hooks->link(l->hooks->ctx, t + i - 6, n - (i - 6), LINKS_F_MAILTO, "");
 				return;
 			}
 			if (i + 2 >= n || t[i + 1] != '/' || t[i + 2] != '/')
@@ -480,6 +484,8 @@ void links_text(struct links *l, const char *text, size_t len)
 	size_t i = 0, tail, p, nc, nd;
 	unsigned trig = 0;
 
+	if (l->hooks && l->hooks->text)
+		l->hooks->text(l->hooks->ctx, text, len);
 	if (l->tok_len) {
 		for (trig = l->tok_trig; i < len; i++) {
 			uint8_t k = links_cls[s[i]];

@@ -35,8 +35,18 @@ struct links_counts {
 	uint32_t count, ip_literal, encoded_host, shortener, mailto, distinct_hosts;
 };
 
+/* Optional observers (the whitelist lint; the agent sets none): every
+ * link as it is classified (flags as links_classify(); host "" for mailto),
+ * and every piece of visible text.  Arguments are borrowed for the call. */
+struct links_hooks {
+	void *ctx;
+	void (*link)(void *ctx, const char *url, size_t len, unsigned flags, const char *host);
+	void (*text)(void *ctx, const char *text, size_t len);
+};
+
 struct links {
 	const char *const *shorteners;   /* borrowed */
+	const struct links_hooks *hooks; /* borrowed; NULL: none */
 	size_t n_shorteners;
 	struct links_counts c;
 	/* private */

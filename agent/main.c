@@ -17,6 +17,7 @@
 #include "bpffilter.h"
 #include "capture.h"
 #include "daemon.h"
+#include "datafile.h"
 #include "detect.h"
 #include "enforce_nft.h"
 #include "jsonw.h"
@@ -40,7 +41,6 @@
 #define TW_DATADIR "/usr/local/share/tapwarden"
 #endif
 
-#define MAX_SHORTENERS 4096
 
 struct opts {
 	const char *read;
@@ -182,99 +182,6 @@ static bool parse_ports(const char *s, struct session_config *cfg)
 		return false;
 	cfg->n_ports = n;
 	return true;
-}
-
-/* Default policy data file: the data dir compiled in, else found relative
- * to the binary: ../share/tapwarden/policies (installed under a DESTDIR or
- * another prefix) or ../policies (an uninstalled build in the source tree). */
-static const char *default_data_file(const char *file, char *buf, size_t cap)
-{
-	snprintf(buf, cap, "%s/policies/%s", TW_DATADIR, file);
-	if (access(buf, R_OK) == 0)
-		return buf;
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(buf, cap, "%s/../share/tapwarden/policies/%s", exe, file);
-			if (access(buf, R_OK) == 0)
-				return buf;
-			snprintf(buf, cap, "%s/../policies/%s", exe, file);
-			if (access(buf, R_OK) == 0)
-				return buf;
-		}
-	}
-	return NULL;
-}
-
-/*
- * Load one host per line ('#' comments, blanks ignored) into a NULL-
- * terminated owned array.  Errors name file:line.  0 or -errno.
- */
-static int load_shorteners(const char *path, char ***out, size_t *n_out)
-{
-	FILE *f = fopen(path, "r");
-	char line[512];
-	unsigned lineno = 0;
-	size_t n = 0;
-	int errors = 0;
-	char **list;
-
-	if (!f) {
-		log_err("config: cannot open shortener list file=%s error=\"%s\"", path, strerror(errno));
-		return -errno;
-	}
-	list = calloc(MAX_SHORTENERS + 1, sizeof(*list));
-	if (!list) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		lineno++;
-		char *p = line, *e;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		e = p + strcspn(p, "#\r\n");
-		while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		*e = '\0';
-		if (!*p)
-			continue;
-		bool ok = strlen(p) < 254;
-		for (char *q = p; ok && *q; q++) {
-			*q = (char)(*q >= 'A' && *q <= 'Z' ? *q + 32 : *q);
-			ok = (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '-' || *q == '.';
-		}
-		if (!ok) {
-			log_err("config: %s:%u: not a host name", path, lineno);
-			errors++;
-			continue;
-		}
-		if (n >= MAX_SHORTENERS) {
-			log_err("config: %s:%u: more than %d entries", path, lineno, MAX_SHORTENERS);
-			errors++;
-			break;
-		}
-		list[n] = strdup(p);
-		if (!list[n]) {
-			errors++;
-			break;
-		}
-		n++;
-	}
-	fclose(f);
-	if (errors) {
-		for (size_t i = 0; i < n; i++)
-			free(list[i]);
-		free(list);
-		return -EINVAL;
-	}
-	*out = list;
-	*n_out = n;
-	return 0;
 }
 
 /* The live daemon's Redis settings; the password is read from its file. */
@@ -643,8 +550,8 @@ struct emit_ctx {
 static int load_policies(const struct opts *o, struct detection *det, bool required)
 {
 	char buf[PATH_MAX + 64], buf2[PATH_MAX + 64];
-	const char *pp = o->policy ? o->policy : default_data_file("default.yaml", buf, sizeof(buf));
-	const char *rp = o->replies ? o->replies : default_data_file("replies.yaml", buf2, sizeof(buf2));
+	const char *pp = o->policy ? o->policy : datafile_path("default.yaml", buf, sizeof(buf));
+	const char *rp = o->replies ? o->replies : datafile_path("replies.yaml", buf2, sizeof(buf2));
 	struct policy_errors errs;
 	int rc = 0;
 
@@ -779,9 +686,9 @@ int main(int argc, char **argv)
 	}
 
 	if (!o.shorteners)
-		o.shorteners = default_data_file("shorteners.txt", pathbuf, sizeof(pathbuf));
+		o.shorteners = datafile_path("shorteners.txt", pathbuf, sizeof(pathbuf));
 	if (o.shorteners) {
-		if (load_shorteners(o.shorteners, &shorteners, &n_shorteners) < 0)
+		if (datafile_hosts(o.shorteners, &shorteners, &n_shorteners) < 0)
 			return 1;
 		o.cfg.message.shorteners = (const char *const *)shorteners;
 		o.cfg.message.n_shorteners = n_shorteners;

@@ -138,6 +138,7 @@ struct message *message_new(const struct message_config *cfg)
 	m->hlimit = m->max_header;   /* the rest of the section state is zero */
 	m->ent.blen = -1;
 	links_init(&m->links, cfg->shorteners, cfg->n_shorteners);
+	m->links.hooks = cfg->link_hooks;
 	html_init(&m->html, &m->fp, &m->links);
 	return m;
 }
@@ -395,8 +396,11 @@ static void msg_field(struct message *m, bool top, char *b, size_t n)
 		vs++;
 	while (w > vs && msg_wsp(b[w - 1]))
 		w--;
-	if (top)
+	if (top) {
 		msg_top_field(m, b, name_len, b + vs, w - vs);
+		if (m->cfg->on_field)
+			m->cfg->on_field(m->cfg->on_field_ctx, b, name_len, b + vs, w - vs);
+	}
 	msg_entity_field(m, b, name_len, b + vs, w - vs);
 }
 

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "fingerprint.h"
+#include "links.h"
 
 struct message_config {
 	const char *const *shorteners;  /* borrowed; lower-case host names (e.g. "bit.ly") */
@@ -27,6 +28,12 @@ struct message_config {
 					 * is cut (header_truncated) */
 	uint32_t max_field;             /* bytes kept of one header value (default 2048) */
 	uint32_t max_mime_depth;        /* nested multiparts followed (default 8) */
+	/* Optional observers for the whitelist lint (the agent sets none):
+	 * every header field of the top-level section, unfolded (name and
+	 * value borrowed for the call), and the link finder's hooks (links.h). */
+	void (*on_field)(void *ctx, const char *name, size_t name_len, const char *value, size_t len);
+	void *on_field_ctx;
+	const struct links_hooks *link_hooks;   /* borrowed */
 };
 
 void message_config_default(struct message_config *c);

@@ -34,14 +34,12 @@
 #include <event2/util.h>
 #include <jansson.h>
 
+#include "api_int.h"
 #include "ctl.h"
 #include "log.h"
 #include "netaddr.h"
 
-#define API_BODY_MAX (64 * 1024)
 #define API_URI_MAX 2048
-#define API_REASON_MAX 500
-#define API_OPERATOR_MAX 64
 #define API_DURATION_MIN 60
 #define API_DURATION_MAX (365u * 86400u)
 
@@ -57,7 +55,7 @@ struct pending {
 	char name[AUTH_NAME_MAX + 1];     /* DELETE /v1/tokens: forget it here at once */
 };
 
-static void common_headers(struct evhttp_request *req)
+void api_headers(struct evhttp_request *req)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 
@@ -65,7 +63,7 @@ static void common_headers(struct evhttp_request *req)
 	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
 }
 
-static void send_json(struct evhttp_request *req, int code, const char *body, size_t len)
+void api_send(struct evhttp_request *req, int code, const char *body, size_t len)
 {
 	struct evbuffer *b = evbuffer_new();
 
@@ -73,7 +71,7 @@ static void send_json(struct evhttp_request *req, int code, const char *body, si
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}
-	common_headers(req);
+	api_headers(req);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
 	evbuffer_add(b, body, len);
@@ -82,9 +80,9 @@ static void send_json(struct evhttp_request *req, int code, const char *body, si
 	evbuffer_free(b);
 }
 
-static void send_error(struct ctl *c, struct evhttp_request *req, int code, const char *fmt, ...)
+void api_error(struct ctl *c, struct evhttp_request *req, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-static void send_error(struct ctl *c, struct evhttp_request *req, int code, const char *fmt, ...)
+void api_error(struct ctl *c, struct evhttp_request *req, int code, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -97,7 +95,7 @@ static void send_error(struct ctl *c, struct evhttp_request *req, int code, cons
 	c->ctr.http_errors++;
 	j = json_pack("{s:s}", "error", msg);
 	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	send_json(req, code, s ? s : "{\"error\":\"out of memory\"}", s ? strlen(s) : 25);
+	api_send(req, code, s ? s : "{\"error\":\"out of memory\"}", s ? strlen(s) : 25);
 	free(s);
 	json_decref(j);
 }
@@ -118,10 +116,10 @@ static void send_token(struct pending *p, const char *body, size_t len)
 	if (!j || json_object_set_new(j, "token", json_string(p->token)) < 0 ||
 	    !(s = json_dumps(j, JSON_COMPACT))) {
 		json_decref(j);
-		send_error(p->c, p->req, 500, "out of memory");
+		api_error(p->c, p->req, 500, "out of memory");
 		return;
 	}
-	send_json(p->req, 201, s, strlen(s));
+	api_send(p->req, 201, s, strlen(s));
 	free(s);
 	json_decref(j);
 }
@@ -153,12 +151,12 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	evhttp_connection_set_closecb(evhttp_request_get_connection(p->req), NULL, NULL);
 	if (!rep) {
-		send_error(c, p->req, 503, "redis connection lost");
+		api_error(c, p->req, 503, "redis connection lost");
 	} else if (rep->type == REDIS_REPLY_ERROR) {
 		log_err("api: script error: %s", rep->str);
-		send_error(c, p->req, 500, "internal error (see the controller's log)");
+		api_error(c, p->req, 500, "internal error (see the controller's log)");
 	} else if (rep->type != REDIS_REPLY_STRING) {
-		send_error(c, p->req, 500, "internal error: unexpected reply");
+		api_error(c, p->req, 500, "internal error: unexpected reply");
 	} else if (strncmp(rep->str, "{\"status\":", 10) == 0) {
 		int code = atoi(rep->str + 10);
 		const char *body = strstr(rep->str, ",\"body\":");
@@ -169,7 +167,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 			if (p->token[0])
 				send_token(p, body + 8, rep->len - off - 1);
 			else
-				send_json(p->req, code, body + 8, rep->len - off - 1);   /* without the final } */
+				api_send(p->req, code, body + 8, rep->len - off - 1);   /* without the final } */
 			if (p->name[0])
 				forget_token(c, p->name);
 		} else {
@@ -180,45 +178,57 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 
 			if (!out || !e) {
 				free(out);
-				send_error(c, p->req, code >= 400 ? code : 500, "error");
+				api_error(c, p->req, code >= 400 ? code : 500, "error");
 			} else {
 				int n = snprintf(out, rep->len + 2, "{%s", e);
 
-				send_json(p->req, code >= 400 && code < 600 ? code : 500, out, (size_t)n);
+				api_send(p->req, code >= 400 && code < 600 ? code : 500, out, (size_t)n);
 				free(out);
 			}
 		}
 	} else {
-		send_json(p->req, p->ok_status, rep->str, rep->len);
+		api_send(p->req, p->ok_status, rep->str, rep->len);
 	}
 	explicit_bzero(p->token, sizeof(p->token));
 	free(p);
 }
 
-static struct pending *call_ex(struct ctl *c, struct evhttp_request *req, const char *fn, int argc,
-			       const char **argv)
+static struct pending *call_lens(struct ctl *c, struct evhttp_request *req, const char *fn, int argc,
+				 const char **argv, const size_t *lens)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 
 	if (!p) {
-		send_error(c, req, 500, "out of memory");
+		api_error(c, req, 500, "out of memory");
 		return NULL;
 	}
 	p->c = c;
 	p->req = req;
 	p->ok_status = 200;
-	if (ctl_script(c, fn, argc, argv, NULL, on_reply, p) < 0) {
+	if (ctl_script(c, fn, argc, argv, lens, on_reply, p) < 0) {
 		free(p);
-		send_error(c, req, 503, "redis is not connected");
+		api_error(c, req, 503, "redis is not connected");
 		return NULL;
 	}
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_close, p);
 	return p;
 }
 
+static struct pending *api_call_ex(struct ctl *c, struct evhttp_request *req, const char *fn, int argc,
+				   const char **argv)
+{
+	return call_lens(c, req, fn, argc, argv, NULL);
+}
+
 static void call(struct ctl *c, struct evhttp_request *req, const char *fn, int argc, const char **argv)
 {
-	call_ex(c, req, fn, argc, argv);
+	call_lens(c, req, fn, argc, argv, NULL);
+}
+
+void api_call(struct ctl *c, struct evhttp_request *req, const char *fn, int argc, const char **argv,
+	      const size_t *lens)
+{
+	call_lens(c, req, fn, argc, argv, lens);
 }
 
 /* ---- authentication ------------------------------------------------------------- */
@@ -245,7 +255,7 @@ int api_load_tokens(struct ctl *c)
 
 /* The request's token if its role is at least need; NULL with 401/403
  * sent otherwise.  The presented token is never logged. */
-static const struct auth_token *authenticate(struct ctl *c, struct evhttp_request *req, enum auth_role need)
+const struct auth_token *api_auth(struct ctl *c, struct evhttp_request *req, enum auth_role need)
 {
 	const char *hdr = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 	const struct auth_set *sets[2] = { &c->tok_file, &c->tok_redis };
@@ -259,11 +269,11 @@ static const struct auth_token *authenticate(struct ctl *c, struct evhttp_reques
 		c->ctr.auth_failures++;
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 				  "Bearer realm=\"tapwarden\"");
-		send_error(c, req, 401, hdr ? "unknown token" : "a bearer token is required (Authorization: Bearer ...)");
+		api_error(c, req, 401, hdr ? "unknown token" : "a bearer token is required (Authorization: Bearer ...)");
 		return NULL;
 	}
 	if (t->role < need) {
-		send_error(c, req, 403, "token \"%s\" has role %s; this needs %s", t->name, auth_role_name(t->role),
+		api_error(c, req, 403, "token \"%s\" has role %s; this needs %s", t->name, auth_role_name(t->role),
 			   auth_role_name(need));
 		return NULL;
 	}
@@ -273,7 +283,7 @@ static const struct auth_token *authenticate(struct ctl *c, struct evhttp_reques
 /* ---- validation ---------------------------------------------------------------- */
 
 /* Printable text of 1..max bytes (UTF-8 allowed, no control bytes). */
-static bool text_ok(const char *s, size_t max)
+bool api_text_ok(const char *s, size_t max)
 {
 	size_t n = s ? strlen(s) : 0;
 
@@ -287,7 +297,7 @@ static bool text_ok(const char *s, size_t max)
 
 /* Every query parameter is one of allowed (NULL-terminated); false with
  * the error sent. */
-static bool query_known(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
+bool api_query_known(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
 			const char *const *allowed)
 {
 	struct evkeyval *kv;
@@ -304,7 +314,7 @@ static bool query_known(struct ctl *c, struct evhttp_request *req, struct evkeyv
 			for (i = 0; allowed[i]; i++)
 				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
 					 allowed[i]);
-			send_error(c, req, 400, "unknown query parameter \"%.32s\"%s%s", kv->key,
+			api_error(c, req, 400, "unknown query parameter \"%.32s\"%s%s", kv->key,
 				   allowed[0] ? "; known: " : "; this path takes none", list);
 			return false;
 		}
@@ -316,8 +326,8 @@ static bool query_known(struct ctl *c, struct evhttp_request *req, struct evkeyv
  * field must be in allowed.  A DELETE without a body takes its fields from
  * the query string (libevent's HTTP client, and some proxies, send no body
  * with DELETE). */
-static json_t *body_json(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
-			 const char *const *allowed)
+json_t *api_body_max(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q,
+		     const char *const *allowed, size_t max)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t n = evbuffer_get_length(in);
@@ -329,26 +339,26 @@ static json_t *body_json(struct ctl *c, struct evhttp_request *req, struct evkey
 	if (n == 0 && evhttp_request_get_command(req) == EVHTTP_REQ_DELETE) {
 		struct evkeyval *kv;
 
-		if (!query_known(c, req, q, allowed))
+		if (!api_query_known(c, req, q, allowed))
 			return NULL;
 		j = json_object();
 		TAILQ_FOREACH(kv, q, next)
 			json_object_set_new(j, kv->key, json_string(kv->value));
 		return j;
 	}
-	if (n > API_BODY_MAX) {
-		send_error(c, req, 413, "body larger than %d bytes", API_BODY_MAX);
+	if (n > max) {
+		api_error(c, req, 413, "body larger than %zu bytes", max);
 		return NULL;
 	}
 	if (!ct || (strncasecmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';' && ct[16] != ' '))) {
-		send_error(c, req, 415, "Content-Type must be application/json");
+		api_error(c, req, 415, "Content-Type must be application/json");
 		return NULL;
 	}
-	if (!query_known(c, req, q, (const char *const[]){ NULL }))
+	if (!api_query_known(c, req, q, (const char *const[]){ NULL }))
 		return NULL;
 	j = json_loadb((const char *)evbuffer_pullup(in, -1), n, JSON_REJECT_DUPLICATES, &je);
 	if (!j || !json_is_object(j)) {
-		send_error(c, req, 400, "body: expected a JSON object%s%s", j ? "" : ": ", j ? "" : je.text);
+		api_error(c, req, 400, "body: expected a JSON object%s%s", j ? "" : ": ", j ? "" : je.text);
 		json_decref(j);
 		return NULL;
 	}
@@ -359,12 +369,17 @@ static json_t *body_json(struct ctl *c, struct evhttp_request *req, struct evkey
 			if (strcmp(k, allowed[i]) == 0)
 				break;
 		if (!allowed[i]) {
-			send_error(c, req, 400, "body: unknown field \"%.32s\"", k);
+			api_error(c, req, 400, "body: unknown field \"%.32s\"", k);
 			json_decref(j);
 			return NULL;
 		}
 	}
 	return j;
+}
+
+json_t *api_body(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q, const char *const *allowed)
+{
+	return api_body_max(c, req, q, allowed, API_BODY_MAX);
 }
 
 static const char *jstr(json_t *j, const char *k)
@@ -376,11 +391,11 @@ static const char *jstr(json_t *j, const char *k)
 
 /* The optional operator of a change ("" when absent); false with the
  * error sent. */
-static bool operator_of(struct ctl *c, struct evhttp_request *req, json_t *j, const char **op)
+bool api_operator(struct ctl *c, struct evhttp_request *req, json_t *j, const char **op)
 {
 	*op = jstr(j, "operator");
-	if (json_object_get(j, "operator") && !text_ok(*op, API_OPERATOR_MAX)) {
-		send_error(c, req, 400, "operator: 1-%d characters without control characters", API_OPERATOR_MAX);
+	if (json_object_get(j, "operator") && !api_text_ok(*op, API_OPERATOR_MAX)) {
+		api_error(c, req, 400, "operator: 1-%d characters without control characters", API_OPERATOR_MAX);
 		return false;
 	}
 	if (!*op)
@@ -390,15 +405,15 @@ static bool operator_of(struct ctl *c, struct evhttp_request *req, json_t *j, co
 
 /* reason (required) and operator (optional) of a change; false with the
  * error sent. */
-static bool why(struct ctl *c, struct evhttp_request *req, json_t *j, const char **reason, const char **op)
+bool api_why(struct ctl *c, struct evhttp_request *req, json_t *j, const char **reason, const char **op)
 {
 	*reason = jstr(j, "reason");
-	if (!text_ok(*reason, API_REASON_MAX)) {
-		send_error(c, req, 400, "reason: required, 1-%d characters without control characters",
+	if (!api_text_ok(*reason, API_REASON_MAX)) {
+		api_error(c, req, 400, "reason: required, 1-%d characters without control characters",
 			   API_REASON_MAX);
 		return false;
 	}
-	return operator_of(c, req, j, op);
+	return api_operator(c, req, j, op);
 }
 
 /* ---- handlers ------------------------------------------------------------------------- */
@@ -406,7 +421,7 @@ static bool why(struct ctl *c, struct evhttp_request *req, json_t *j, const char
 static void h_block(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q, const struct auth_token *t)
 {
 	static const char *const fields[] = { "uuid", "duration_s", "reason", "operator", NULL };
-	json_t *j = body_json(c, req, q, fields), *d;
+	json_t *j = api_body(c, req, q, fields), *d;
 	const char *reason, *op;
 	char uuid[BUS_UUID_LEN], dur[24], now[24];
 
@@ -414,12 +429,12 @@ static void h_block(struct ctl *c, struct evhttp_request *req, struct evkeyvalq 
 		return;
 	d = json_object_get(j, "duration_s");
 	if (!bus_uuid_norm(jstr(j, "uuid"), uuid)) {
-		send_error(c, req, 400, "uuid: required, a domain UUID (8-4-4-4-12 hex digits)");
+		api_error(c, req, 400, "uuid: required, a domain UUID (8-4-4-4-12 hex digits)");
 	} else if (!json_is_integer(d) || json_integer_value(d) < API_DURATION_MIN ||
 		   json_integer_value(d) > API_DURATION_MAX) {
-		send_error(c, req, 400, "duration_s: required, an integer from %d to %u", API_DURATION_MIN,
+		api_error(c, req, 400, "duration_s: required, an integer from %d to %u", API_DURATION_MIN,
 			   API_DURATION_MAX);
-	} else if (why(c, req, j, &reason, &op)) {
+	} else if (api_why(c, req, j, &reason, &op)) {
 		const char *argv[6] = { uuid, dur, reason, t->name, now, op };
 
 		snprintf(dur, sizeof(dur), "%" JSON_INTEGER_FORMAT, json_integer_value(d));
@@ -435,13 +450,13 @@ static void h_remove(struct ctl *c, struct evhttp_request *req, struct evkeyvalq
 		     const char *uuid, const char *fn)
 {
 	static const char *const fields[] = { "reason", "operator", NULL };
-	json_t *j = body_json(c, req, q, fields);
+	json_t *j = api_body(c, req, q, fields);
 	const char *reason, *op;
 	char now[24];
 
 	if (!j)
 		return;
-	if (why(c, req, j, &reason, &op)) {
+	if (api_why(c, req, j, &reason, &op)) {
 		const char *argv[5] = { uuid, reason, t->name, now, op };
 
 		snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
@@ -454,7 +469,7 @@ static void h_wl_add(struct ctl *c, struct evhttp_request *req, struct evkeyvalq
 {
 	static const char *const fields[] = { "uuid", "customer", "ticket", "reason", "operator", "expires",
 					      "duration_s", "limits", NULL };
-	json_t *j = body_json(c, req, q, fields), *rec = NULL, *lim, *exp, *dur;
+	json_t *j = api_body(c, req, q, fields), *rec = NULL, *lim, *exp, *dur;
 	const char *reason, *op, *customer, *ticket;
 	char uuid[BUS_UUID_LEN], now[24];
 	json_int_t expires = 0;
@@ -469,30 +484,30 @@ static void h_wl_add(struct ctl *c, struct evhttp_request *req, struct evkeyvalq
 	exp = json_object_get(j, "expires");
 	dur = json_object_get(j, "duration_s");
 	if (!bus_uuid_norm(jstr(j, "uuid"), uuid)) {
-		send_error(c, req, 400, "uuid: required, a domain UUID (8-4-4-4-12 hex digits)");
+		api_error(c, req, 400, "uuid: required, a domain UUID (8-4-4-4-12 hex digits)");
 		goto out;
 	}
-	if (!text_ok(customer, 128) || !text_ok(ticket, 64)) {
-		send_error(c, req, 400, "customer (1-128 characters) and ticket (1-64) are required");
+	if (!api_text_ok(customer, 128) || !api_text_ok(ticket, 64)) {
+		api_error(c, req, 400, "customer (1-128 characters) and ticket (1-64) are required");
 		goto out;
 	}
-	if (!why(c, req, j, &reason, &op))
+	if (!api_why(c, req, j, &reason, &op))
 		goto out;
 	if (exp && dur) {
-		send_error(c, req, 400, "give expires or duration_s, not both");
+		api_error(c, req, 400, "give expires or duration_s, not both");
 		goto out;
 	}
 	if (exp) {
 		if (!json_is_integer(exp) || json_integer_value(exp) < 0 ||
 		    (json_integer_value(exp) != 0 && json_integer_value(exp) <= tnow)) {
-			send_error(c, req, 400, "expires: 0 (never) or a future time in seconds since the epoch");
+			api_error(c, req, 400, "expires: 0 (never) or a future time in seconds since the epoch");
 			goto out;
 		}
 		expires = json_integer_value(exp);
 	} else if (dur) {
 		if (!json_is_integer(dur) || json_integer_value(dur) < API_DURATION_MIN ||
 		    json_integer_value(dur) > 10 * (json_int_t)API_DURATION_MAX) {
-			send_error(c, req, 400, "duration_s: an integer from %d to %u", API_DURATION_MIN,
+			api_error(c, req, 400, "duration_s: an integer from %d to %u", API_DURATION_MIN,
 				   10 * API_DURATION_MAX);
 			goto out;
 		}
@@ -503,7 +518,7 @@ static void h_wl_add(struct ctl *c, struct evhttp_request *req, struct evkeyvalq
 
 		if (!json_is_object(lim) || json_object_size(lim) != 1 || !json_is_number(sc) ||
 		    json_number_value(sc) < 2 || json_number_value(sc) > 1000) {
-			send_error(c, req, 400, "limits: null (full exemption) or {\"scale\": N}, N from 2 to 1000");
+			api_error(c, req, 400, "limits: null (full exemption) or {\"scale\": N}, N from 2 to 1000");
 			goto out;
 		}
 		lim = json_pack("{s:f}", "scale", json_number_value(sc));
@@ -514,7 +529,7 @@ static void h_wl_add(struct ctl *c, struct evhttp_request *req, struct evkeyvalq
 			"reason", reason, "operator", op, "expires", (json_int_t)expires, "limits", lim);
 	s = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
 	if (!s) {
-		send_error(c, req, 500, "out of memory");
+		api_error(c, req, 500, "out of memory");
 		goto out;
 	}
 	{
@@ -541,7 +556,7 @@ static bool q_uint(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *
 	errno = 0;
 	*out = strtoull(v, &end, 10);
 	if (errno || *end || !*v || !isdigit((unsigned char)v[0]) || *out < lo || *out > hi) {
-		send_error(c, req, 400, "%s: an integer from %" PRIu64 " to %" PRIu64, k, lo, hi);
+		api_error(c, req, 400, "%s: an integer from %" PRIu64 " to %" PRIu64, k, lo, hi);
 		return false;
 	}
 	return true;
@@ -555,18 +570,18 @@ static void h_audit(struct ctl *c, struct evhttp_request *req, struct evkeyvalq 
 	uint64_t since = 0, till = 0, limit = 100;
 	char uuid[BUS_UUID_LEN] = "", a1[24], a2[24], a3[24];
 
-	if (!query_known(c, req, q, params))
+	if (!api_query_known(c, req, q, params))
 		return;
 	if (vm && !bus_uuid_norm(vm, uuid)) {
-		send_error(c, req, 400, "vm: a domain UUID");
+		api_error(c, req, 400, "vm: a domain UUID");
 		return;
 	}
-	if (actor && !text_ok(actor, 80)) {
-		send_error(c, req, 400, "actor: 1-80 characters");
+	if (actor && !api_text_ok(actor, 80)) {
+		api_error(c, req, 400, "actor: 1-80 characters");
 		return;
 	}
 	if (action && !bus_name_valid(action, 32)) {
-		send_error(c, req, 400, "action: an action name (block, unblock, whitelist_add, ...)");
+		api_error(c, req, 400, "action: an action name (block, unblock, whitelist_add, ...)");
 		return;
 	}
 	if (!q_uint(c, req, q, "since", 0, UINT32_MAX * 4ull, &since) ||
@@ -590,18 +605,18 @@ static void h_vms(struct ctl *c, struct evhttp_request *req, const char *query)
 	char err[256];
 
 	if (vmq_parse(query, &vq, err, sizeof(err)) < 0) {
-		send_error(c, req, 400, "%s", err);
+		api_error(c, req, 400, "%s", err);
 		return;
 	}
 	if (!c->vms_loaded) {
-		send_error(c, req, 503, "the VM list is still loading from Redis");
+		api_error(c, req, 503, "the VM list is still loading from Redis");
 		return;
 	}
 	jsonw_init(&w);
 	if (vmcache_query(&c->vms, &vq, (int64_t)time(NULL), &w) < 0)
-		send_error(c, req, 500, "out of memory");
+		api_error(c, req, 500, "out of memory");
 	else
-		send_json(req, 200, w.buf, w.len);
+		api_send(req, 200, w.buf, w.len);
 	jsonw_fini(&w);
 }
 
@@ -610,7 +625,7 @@ static void h_whoami(struct evhttp_request *req, const struct auth_token *t)
 	json_t *j = json_pack("{s:s,s:s}", "name", t->name, "role", auth_role_name(t->role));
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
-	send_json(req, 200, s ? s : "{}", s ? strlen(s) : 2);
+	api_send(req, 200, s ? s : "{}", s ? strlen(s) : 2);
 	free(s);
 	json_decref(j);
 }
@@ -633,9 +648,9 @@ static void h_tokens_list(struct ctl *c, struct evhttp_request *req)
 	j = json_pack("{s:o}", "tokens", list);
 	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	if (s)
-		send_json(req, 200, s, strlen(s));
+		api_send(req, 200, s, strlen(s));
 	else
-		send_error(c, req, 500, "out of memory");
+		api_error(c, req, 500, "out of memory");
 	free(s);
 	json_decref(j);
 }
@@ -652,7 +667,7 @@ static void h_token_create(struct ctl *c, struct evhttp_request *req, struct evk
 			   const struct auth_token *t)
 {
 	static const char *const fields[] = { "name", "role", "operator", NULL };
-	json_t *j = body_json(c, req, q, fields), *rec = NULL;
+	json_t *j = api_body(c, req, q, fields), *rec = NULL;
 	const char *name, *role, *op;
 	char tok[AUTH_TOKEN_LEN + 1], hex[65], now[24];
 	uint8_t h[32];
@@ -664,27 +679,27 @@ static void h_token_create(struct ctl *c, struct evhttp_request *req, struct evk
 	name = jstr(j, "name");
 	role = jstr(j, "role");
 	if (!auth_name_valid(name)) {
-		send_error(c, req, 400, "name: required, 1-%d of A-Z a-z 0-9 . _ -", AUTH_NAME_MAX);
+		api_error(c, req, 400, "name: required, 1-%d of A-Z a-z 0-9 . _ -", AUTH_NAME_MAX);
 	} else if (auth_role_parse(role) == AUTH_NONE) {
-		send_error(c, req, 400, "role: viewer, support or admin");
-	} else if (!operator_of(c, req, j, &op)) {
+		api_error(c, req, 400, "role: viewer, support or admin");
+	} else if (!api_operator(c, req, j, &op)) {
 		/* sent */
 	} else if (token_named(&c->tok_file, name)) {
-		send_error(c, req, 409, "a token named %s is in the tokens file", name);
+		api_error(c, req, 409, "a token named %s is in the tokens file", name);
 	} else if (auth_generate(tok) < 0) {
-		send_error(c, req, 500, "no randomness available");
+		api_error(c, req, 500, "no randomness available");
 	} else {
 		auth_hash(tok, strlen(tok), h);
 		auth_hex(h, hex);
 		rec = json_pack("{s:s,s:s,s:s}", "name", name, "role", role, "hash", hex);
 		s = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
 		if (!s) {
-			send_error(c, req, 500, "out of memory");
+			api_error(c, req, 500, "out of memory");
 		} else {
 			const char *argv[4] = { s, t->name, now, op };
 
 			snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-			if ((p = call_ex(c, req, "tok_create", 4, argv)))
+			if ((p = api_call_ex(c, req, "tok_create", 4, argv)))
 				memcpy(p->token, tok, sizeof(tok));
 		}
 		explicit_bzero(tok, sizeof(tok));
@@ -698,22 +713,22 @@ static void h_token_revoke(struct ctl *c, struct evhttp_request *req, struct evk
 			   const struct auth_token *t, const char *name)
 {
 	static const char *const fields[] = { "operator", NULL };
-	json_t *j = body_json(c, req, q, fields);
+	json_t *j = api_body(c, req, q, fields);
 	const char *op;
 	char now[24];
 	struct pending *p;
 
 	if (!j)
 		return;
-	if (!operator_of(c, req, j, &op)) {
+	if (!api_operator(c, req, j, &op)) {
 		/* sent */
 	} else if (token_named(&c->tok_file, name) && !token_named(&c->tok_redis, name)) {
-		send_error(c, req, 409, "token %s is in the tokens file: remove it there and send SIGHUP", name);
+		api_error(c, req, 409, "token %s is in the tokens file: remove it there and send SIGHUP", name);
 	} else {
 		const char *argv[4] = { name, t->name, now, op };
 
 		snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-		if ((p = call_ex(c, req, "tok_revoke", 4, argv)))
+		if ((p = api_call_ex(c, req, "tok_revoke", 4, argv)))
 			snprintf(p->name, sizeof(p->name), "%s", name);
 	}
 	json_decref(j);
@@ -728,20 +743,20 @@ static void h_events(struct ctl *c, struct evhttp_request *req, struct evkeyvalq
 	char tail;
 	int r;
 
-	if (!query_known(c, req, q, params))
+	if (!api_query_known(c, req, q, params))
 		return;
 	if (since)
 		last = since;
 	if (last && (strlen(last) > 40 || sscanf(last, "%llu-%llu%c", &ms, &seq, &tail) != 2)) {
-		send_error(c, req, 400, "Last-Event-ID / since_id: an event id (MS-SEQ)");
+		api_error(c, req, 400, "Last-Event-ID / since_id: an event id (MS-SEQ)");
 		return;
 	}
-	common_headers(req);
+	api_headers(req);
 	r = feed_open(c, req, last);
 	if (r == -EBUSY)
-		send_error(c, req, 503, "too many event feed clients (%d)", CTL_FEED_MAX);
+		api_error(c, req, 503, "too many event feed clients (%d)", CTL_FEED_MAX);
 	else if (r < 0)
-		send_error(c, req, 500, "out of memory");
+		api_error(c, req, 500, "out of memory");
 }
 
 static void h_metrics(struct ctl *c, struct evhttp_request *req)
@@ -749,11 +764,11 @@ static void h_metrics(struct ctl *c, struct evhttp_request *req)
 	struct evbuffer *b = evbuffer_new();
 
 	if (!b) {
-		send_error(c, req, 500, "out of memory");
+		api_error(c, req, 500, "out of memory");
 		return;
 	}
 	cmetrics_write(c, b, (int64_t)time(NULL));
-	common_headers(req);
+	api_headers(req);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; version=0.0.4");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
 	evhttp_send_reply(req, 200, "OK", b);
@@ -769,7 +784,7 @@ static void h_static(struct evhttp_request *req, const struct www_file *f)
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}
-	common_headers(req);
+	api_headers(req);
 	evhttp_add_header(h, "Content-Type", f->type);
 	evhttp_add_header(h, "Content-Security-Policy", CSP);
 	evhttp_add_header(h, "X-Frame-Options", "DENY");
@@ -782,9 +797,9 @@ static void h_static(struct evhttp_request *req, const struct www_file *f)
 static void h_healthz(struct ctl *c, struct evhttp_request *req)
 {
 	if (c->ready)
-		send_json(req, 200, "{\"ok\":true,\"redis\":true}", 24);
+		api_send(req, 200, "{\"ok\":true,\"redis\":true}", 24);
 	else
-		send_json(req, 503, "{\"ok\":false,\"redis\":false}", 26);
+		api_send(req, 503, "{\"ok\":false,\"redis\":false}", 26);
 }
 
 /* ---- routing -------------------------------------------------------------------------- */
@@ -792,7 +807,7 @@ static void h_healthz(struct ctl *c, struct evhttp_request *req)
 static bool method_ok(struct ctl *c, struct evhttp_request *req, bool ok)
 {
 	if (!ok)
-		send_error(c, req, 405, "method not allowed");
+		api_error(c, req, 405, "method not allowed");
 	return ok;
 }
 
@@ -805,23 +820,23 @@ static void route_v1(struct ctl *c, struct evhttp_request *req, const char *seg1
 	bool one = !seg2[0];
 	static const char *const none[] = { NULL };
 	enum auth_role need = !strcmp(seg1, "tokens") ? AUTH_ADMIN : (post || del) ? AUTH_SUPPORT : AUTH_VIEWER;
-	const struct auth_token *t = authenticate(c, req, need);
+	const struct auth_token *t = api_auth(c, req, need);
 	char uuid[BUS_UUID_LEN] = "", now[24];
 
 	if (!t)
 		return;
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 	if (!one && strcmp(seg1, "tokens") != 0 && !bus_uuid_norm(seg2, uuid)) {
-		send_error(c, req, 400, "\"%.40s\" is not a domain UUID", seg2);
+		api_error(c, req, 400, "\"%.40s\" is not a domain UUID", seg2);
 		return;
 	}
 	if (!strcmp(seg1, "whoami") && one) {
-		if (method_ok(c, req, get) && query_known(c, req, q, none))
+		if (method_ok(c, req, get) && api_query_known(c, req, q, none))
 			h_whoami(req, t);
 	} else if (!strcmp(seg1, "status") && one) {
 		const char *argv[3] = { now, c->cfg->consumer, CTL_VERSION };
 
-		if (method_ok(c, req, get) && query_known(c, req, q, none))
+		if (method_ok(c, req, get) && api_query_known(c, req, q, none))
 			call(c, req, "status", 3, argv);
 	} else if (!strcmp(seg1, "vms")) {
 		const char *argv[2] = { uuid, now };
@@ -830,13 +845,13 @@ static void route_v1(struct ctl *c, struct evhttp_request *req, const char *seg1
 			return;
 		if (one)
 			h_vms(c, req, query);
-		else if (query_known(c, req, q, none))
+		else if (api_query_known(c, req, q, none))
 			call(c, req, "vm", 2, argv);
 	} else if (!strcmp(seg1, "blocks")) {
 		const char *argv[1] = { now };
 
 		if (one && get) {
-			if (query_known(c, req, q, none))
+			if (api_query_known(c, req, q, none))
 				call(c, req, "blocks", 1, argv);
 		} else if (one && post) {
 			h_block(c, req, q, t);
@@ -848,7 +863,7 @@ static void route_v1(struct ctl *c, struct evhttp_request *req, const char *seg1
 	} else if (!strcmp(seg1, "whitelist")) {
 		const char *argv[1] = { uuid };
 
-		if (get && !query_known(c, req, q, none))
+		if (get && !api_query_known(c, req, q, none))
 			return;
 		if (one && get)
 			call(c, req, "whitelist", 0, NULL);
@@ -863,7 +878,7 @@ static void route_v1(struct ctl *c, struct evhttp_request *req, const char *seg1
 	} else if (!strcmp(seg1, "agents") && one) {
 		const char *argv[1] = { now };
 
-		if (method_ok(c, req, get) && query_known(c, req, q, none))
+		if (method_ok(c, req, get) && api_query_known(c, req, q, none))
 			call(c, req, "agents", 1, argv);
 	} else if (!strcmp(seg1, "audit") && one) {
 		if (method_ok(c, req, get))
@@ -873,20 +888,20 @@ static void route_v1(struct ctl *c, struct evhttp_request *req, const char *seg1
 			h_events(c, req, q);
 	} else if (!strcmp(seg1, "tokens")) {
 		if (one && get) {
-			if (query_known(c, req, q, none))
+			if (api_query_known(c, req, q, none))
 				h_tokens_list(c, req);
 		} else if (one && post) {
 			h_token_create(c, req, q, t);
 		} else if (!one && del) {
 			if (!auth_name_valid(seg2))
-				send_error(c, req, 400, "\"%.40s\" is not a token name", seg2);
+				api_error(c, req, 400, "\"%.40s\" is not a token name", seg2);
 			else
 				h_token_revoke(c, req, q, t, seg2);
 		} else {
 			method_ok(c, req, false);
 		}
 	} else {
-		send_error(c, req, 404, "no such path: see doc/api.md");
+		api_error(c, req, 404, "no such path: see doc/api.md");
 	}
 }
 
@@ -920,11 +935,11 @@ static void route(struct evhttp_request *req, void *arg)
 	no_delay(req);
 	TAILQ_INIT(&q);
 	if (uri && strlen(uri) > API_URI_MAX) {
-		send_error(c, req, 414, "URI longer than %d bytes", API_URI_MAX);
+		api_error(c, req, 414, "URI longer than %d bytes", API_URI_MAX);
 		return;
 	}
 	if (query && evhttp_parse_query_str(query, &q) < 0) {
-		send_error(c, req, 400, "malformed query string");
+		api_error(c, req, 400, "malformed query string");
 		return;
 	}
 	if (!path || !*path)
@@ -933,19 +948,21 @@ static void route(struct evhttp_request *req, void *arg)
 		if (method_ok(c, req, m == EVHTTP_REQ_GET))
 			h_healthz(c, req);
 	} else if (strcmp(path, "/metrics") == 0) {
-		if (authenticate(c, req, AUTH_VIEWER) && method_ok(c, req, m == EVHTTP_REQ_GET))
+		if (api_auth(c, req, AUTH_VIEWER) && method_ok(c, req, m == EVHTTP_REQ_GET))
 			h_metrics(c, req);
 	} else if ((f = www_find(path))) {
 		if (method_ok(c, req, m == EVHTTP_REQ_GET))
 			h_static(req, f);
+	} else if (strncmp(path, "/v1/requests", 12) == 0 && (!path[12] || path[12] == '/')) {
+		wlreq_route(c, req, path + 12, &q);
 	} else if (strncmp(path, "/v1/", 4) == 0) {
 		const char *p = path + 4, *slash = strchr(p, '/');
 		size_t l1 = slash ? (size_t)(slash - p) : strlen(p);
 
 		if (l1 == 0 || l1 >= sizeof(seg1) ||
 		    (slash && (strlen(slash + 1) >= sizeof(seg2) || strchr(slash + 1, '/')))) {
-			if (authenticate(c, req, AUTH_VIEWER))
-				send_error(c, req, 404, "no such path: see doc/api.md");
+			if (api_auth(c, req, AUTH_VIEWER))
+				api_error(c, req, 404, "no such path: see doc/api.md");
 		} else {
 			memcpy(seg1, p, l1);
 			if (slash && slash[1]) {
@@ -957,7 +974,7 @@ static void route(struct evhttp_request *req, void *arg)
 			route_v1(c, req, seg1, seg2, &q, query);
 		}
 	} else {
-		send_error(c, req, 404, "no such path: see doc/api.md");
+		api_error(c, req, 404, "no such path: see doc/api.md");
 	}
 	evhttp_clear_headers(&q);
 }
@@ -998,7 +1015,8 @@ int api_start(struct ctl *c)
 	c->http = evhttp_new(c->base);
 	if (!c->http)
 		return -ENOMEM;
-	evhttp_set_max_body_size(c->http, 16 * API_BODY_MAX);   /* larger: 413 in JSON from body_json */
+	/* larger than any limit of ours, which answer 413 in JSON (api_body) */
+	evhttp_set_max_body_size(c->http, WLREQ_BODY_MAX + API_BODY_MAX);
 	evhttp_set_max_headers_size(c->http, 16 * 1024);
 	evhttp_set_timeout(c->http, 30);
 	/* every method reaches route(), which answers 405 in JSON */

@@ -40,7 +40,8 @@ static int64_t counter(struct ctl *c, const char *k)
 static void audit_actions(struct ctl *c, struct evbuffer *b)
 {
 	static const char *const actions[] = { "block", "unblock", "expire", "campaign", "escalate", "migrate",
-					       "whitelist_add", "whitelist_revoke", "whitelist_expire",
+					       "whitelist_add", "whitelist_revoke", "whitelist_expire", "whitelist_request",
+					       "whitelist_approve", "whitelist_reject", "whitelist_recheck",
 					       "agent_failed", "token_create", "token_revoke" };
 
 	head(b, "tapwarden_controller_audit_actions_total", "counter", "Audit entries by action (fleet-wide).");

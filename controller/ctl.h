@@ -31,6 +31,8 @@ struct event;
 #define CTL_MAX_AGENTS 4096
 #define CTL_RING 1000                 /* events held for the live feed */
 #define CTL_FEED_MAX 256              /* live feed clients at once */
+#define CTL_MAX_DNSBLS 16
+#define CTL_SCRIPT_ARGS 32            /* arguments of one tw.lua call, at most */
 
 struct ctl_config {
 	const char *redis, *user, *password, *prefix;
@@ -39,6 +41,12 @@ struct ctl_config {
 	const char *policy_path;
 	const char *tokens_path;      /* the tokens file; NULL: tokens from Redis only */
 	uint32_t claim_idle_ms;       /* entries idle this long at another consumer are claimed */
+	const char *resolver;         /* whitelist request DNS checks; NULL: /etc/resolv.conf */
+	const char *dnsbls[CTL_MAX_DNSBLS];
+	size_t n_dnsbls;
+	double dns_timeout_s;
+	const char *const *shorteners;   /* for the request lint */
+	size_t n_shorteners;
 };
 
 struct ctl_counters {
@@ -103,7 +111,8 @@ struct ctl {
 
 /* Run tw.lua function fn with args (binary-safe; borrowed for the call)
  * on the command connection; the reply goes to cb(c, reply, priv).
- * Returns 0, or -ENOTCONN when Redis is not connected. */
+ * Returns 0, -E2BIG (more than CTL_SCRIPT_ARGS), or -ENOTCONN when Redis
+ * is not connected. */
 int ctl_script(struct ctl *c, const char *fn, int argc, const char **argv, const size_t *lens,
 	       redisCallbackFn *cb, void *priv);
 

@@ -25,6 +25,7 @@
 #include <event2/event.h>
 
 #include "ctl.h"
+#include "datafile.h"
 #include "log.h"
 #include "rconn.h"
 
@@ -207,10 +208,12 @@ static void connect_now(struct ctl *c)
 int ctl_script(struct ctl *c, const char *fn, int argc, const char **argv, const size_t *lens,
 	       redisCallbackFn *cb, void *priv)
 {
-	const char *a[24];
-	size_t l[24];
+	const char *a[5 + CTL_SCRIPT_ARGS];
+	size_t l[5 + CTL_SCRIPT_ARGS];
 
-	if (!c->ready || !c->rc || argc > 20)
+	if (argc > CTL_SCRIPT_ARGS)
+		return -E2BIG;
+	if (!c->ready || !c->rc)
 		return -ENOTCONN;
 	a[0] = "EVALSHA"; l[0] = 7;
 	a[1] = c->sha; l[1] = 40;
@@ -598,6 +601,14 @@ static void usage(FILE *f)
 "                           campaign rule (default %s/policies/default.yaml)\n"
 "  --claim-idle MS          claim entries another instance left pending this\n"
 "                           long (default 15000)\n"
+"  --resolver ADDR[:PORT]   DNS resolver for whitelist request checks (PTR,\n"
+"                           SPF, DMARC, DKIM, blocklists; default: the first\n"
+"                           nameserver of /etc/resolv.conf)\n"
+"  --dnsbl ZONE             a DNS blocklist to check request IPs against;\n"
+"                           repeat for more, \"none\" for none (default\n"
+"                           zen.spamhaus.org and bl.spamcop.net)\n"
+"  --dns-timeout S          seconds per DNS query (default 2; all checks of a\n"
+"                           request finish within 5 times that)\n"
 "  -n, --check              check the configuration, print \"configuration OK\"\n"
 "  -h, --help               this text\n"
 "      --version            print the version\n",
@@ -611,7 +622,8 @@ int main(int argc, char **argv)
 		{ "redis-password-file", required_argument, 0, 'P' }, { "prefix", required_argument, 0, 'x' },
 		{ "consumer", required_argument, 0, 'c' }, { "listen", required_argument, 0, 'l' },
 		{ "policy", required_argument, 0, 'p' }, { "claim-idle", required_argument, 0, 'i' },
-		{ "tokens", required_argument, 0, 'T' },
+		{ "tokens", required_argument, 0, 'T' }, { "resolver", required_argument, 0, 'D' },
+		{ "dnsbl", required_argument, 0, 'B' }, { "dns-timeout", required_argument, 0, 'W' },
 		{ "check", no_argument, 0, 'n' }, { "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
@@ -621,7 +633,7 @@ int main(int argc, char **argv)
 	struct policy_errors errs;
 	char consumer[128], host[64];
 	const char *pwfile = NULL;
-	bool check = false;
+	bool check = false, no_dnsbl = false;
 	int o, rc = 1;
 
 	while ((o = getopt_long(argc, argv, "nh", lo, NULL)) != -1) {
@@ -635,6 +647,28 @@ int main(int argc, char **argv)
 		case 'p': cfg.policy_path = optarg; break;
 		case 'T': cfg.tokens_path = optarg; break;
 		case 'i': cfg.claim_idle_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'D': cfg.resolver = optarg; break;
+		case 'B':
+			if (!strcmp(optarg, "none")) {
+				cfg.n_dnsbls = 0;
+				no_dnsbl = true;
+			} else if (cfg.n_dnsbls >= CTL_MAX_DNSBLS || !bus_name_valid(optarg, 253) || !strchr(optarg, '.')) {
+				log_err("config: --dnsbl \"%s\": a DNS zone name, at most %d zones", optarg, CTL_MAX_DNSBLS);
+				return 1;
+			} else {
+				cfg.dnsbls[cfg.n_dnsbls++] = optarg;
+			}
+			break;
+		case 'W': {
+			char *end;
+
+			cfg.dns_timeout_s = strtod(optarg, &end);
+			if (*end || !(cfg.dns_timeout_s >= 0.1 && cfg.dns_timeout_s <= 30)) {
+				log_err("config: --dns-timeout: 0.1 to 30 seconds");
+				return 1;
+			}
+			break;
+		}
 		case 'n': check = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("tapwarden-controller %s\n", CTL_VERSION); return 0;
@@ -645,6 +679,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tapwarden-controller: unexpected argument \"%s\"\n", argv[optind]);
 		return 2;
 	}
+	if (!cfg.n_dnsbls && !no_dnsbl) {
+		cfg.dnsbls[cfg.n_dnsbls++] = "zen.spamhaus.org";
+		cfg.dnsbls[cfg.n_dnsbls++] = "bl.spamcop.net";
+	}
+	if (!cfg.dns_timeout_s)
+		cfg.dns_timeout_s = 2;
 	if (!cfg.consumer) {
 		if (gethostname(host, sizeof(host)) != 0)
 			strcpy(host, "controller");
@@ -692,6 +732,20 @@ int main(int argc, char **argv)
 			 used ? ladder : "3600", c.policy.forget_after_s, c.policy.campaign_enabled ? "true" : "false",
 			 c.policy.campaign_window_s, c.policy.campaign_min_vms, c.policy.campaign_min_messages,
 			 c.policy.campaign_block_s == POLICY_MANUAL ? 10u * 365 * 86400 : c.policy.campaign_block_s);
+	}
+	{
+		/* the request lint flags the same shorteners as the agents */
+		char path[4096];
+		const char *sp = datafile_path("shorteners.txt", path, sizeof(path));
+		char **list = NULL;
+		size_t n = 0;
+
+		if (!sp)
+			log_warn("config: no shortener list found; whitelist request checks will not flag shorteners");
+		else if (datafile_hosts(sp, &list, &n) < 0)
+			return 1;
+		cfg.shorteners = (const char *const *)list;
+		cfg.n_shorteners = n;
 	}
 	c.cfg = &cfg;
 	if (api_load_tokens(&c) < 0)

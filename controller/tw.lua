@@ -443,30 +443,57 @@ local function act_unblock()        -- uuid, reason, actor, now, operator
   return ok(200, enc({ uuid = uuid, unblocked = true, decision = d }))
 end
 
-local function act_wl_add()         -- record JSON, actor, now
-  local r, actor, now = dec(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-  if not r or not uuid_ok(r.uuid) then return err(400, 'uuid: not a domain UUID') end
+-- Write whitelist entry r (uuid, customer, ticket, reason, expires, limits,
+-- and request when it comes from one), audit it as `action`, tell agents.
+local function wl_set(r, actor, now, action)
   r.approver = actor
-  OPERATOR = type(r.operator) == 'string' and r.operator or ''
   r.operator = OPERATOR
   r.created = now
   local prev = redis.call('HGET', K('whitelist'), r.uuid)
   redis.call('HSET', K('whitelist'), r.uuid, enc(r))
   vm_touch(r.uuid, nil, nil, now)
-  local d = audit(now, actor, 'whitelist_add', r.uuid, r.reason, r)
+  local d = audit(now, actor, action, r.uuid, r.reason, r)
   history(r.uuid, now, prev and 'whitelist updated' or 'whitelisted', { actor = actor, ticket = r.ticket,
-    expires = r.expires, limits = r.limits })
+    expires = r.expires, limits = r.limits, request = r.request })
   fanout(d, 'whitelist_set', { entry = r })
   -- approving a full exemption lifts an active automatic block
   local b = get_block(r.uuid, now)
   if b and b.origin ~= 'manual' and (r.limits == nil or r.limits == cjson.null) then
     do_unblock(r.uuid, 'whitelisted: ticket ' .. tostring(r.ticket), actor, now)
   end
+  return d
+end
+
+local function act_wl_add()         -- record JSON, actor, now
+  local r, actor, now = dec(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+  if not r or not uuid_ok(r.uuid) then return err(400, 'uuid: not a domain UUID') end
+  OPERATOR = type(r.operator) == 'string' and r.operator or ''
+  r.request = nil
+  wl_set(r, actor, now, 'whitelist_add')
   return ok(201, enc(r))
 end
 
+-- cjson encodes an empty list as {}: the record's lists stay lists.
+local function wlreq_enc(q)
+  local js = enc(q)
+  for _, k in ipairs({ 'evidence', 'checks', 'ips' }) do
+    js = string.gsub(js, '([^\\])"' .. k .. '":{}', '%1"' .. k .. '":[]')
+  end
+  return js
+end
+
 local function wl_remove(uuid, reason, actor, now, action)
+  local cur = dec(redis.call('HGET', K('whitelist'), uuid))
   if redis.call('HDEL', K('whitelist'), uuid) == 0 then return nil end
+  if cur and cur.request then
+    local q = dec(redis.call('HGET', K('wlreqs'), tostring(cur.request)))
+    if q and q.state == 'approved' then
+      q.state = action == 'whitelist_expire' and 'expired' or 'revoked'
+      q.ended = now
+      q.ended_reason = reason
+      redis.call('HSET', K('wlreqs'), tostring(cur.request), wlreq_enc(q))
+    end
+  end
   dirty(uuid)
   local d = audit(now, actor, action, uuid, reason, {})
   history(uuid, now, action == 'whitelist_expire' and 'whitelist expired' or 'whitelist revoked',
@@ -802,7 +829,132 @@ local function tok_revoke()         -- name, actor, now, operator
   return ok(200, enc({ name = name, revoked = true }))
 end
 
+-- ---- whitelist requests ----------------------------------------------------------
+-- A request (P:wlreqs id -> JSON) carries the customer's evidence and the
+-- checklist the controller computed; its files (the sample and the
+-- evidence, bytes) live in P:wlreq_files:ID.  States: pending, then
+-- approved (then revoked or expired with the whitelist entry) or rejected.
+
+local WLREQ_MAX = 100000     -- requests stored at most; more are refused (503)
+
+local function wlreq_summary(q)
+  return { id = q.id, uuid = q.uuid, name = q.name, ticket = q.ticket, customer = q.customer, state = q.state,
+    result = q.result, created = q.created, created_by = q.created_by, decided = q.decided,
+    decided_by = q.decided_by }
+end
+
+local function wlreq_create()       -- record JSON, actor, now, operator, then file name/bytes pairs
+  local q, actor, now = dec(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+  OPERATOR = ARGV[6] or ''
+  if not q or not uuid_ok(q.uuid) then return err(400, 'uuid: not a domain UUID') end
+  local open = redis.call('HGET', K('wlreq_open'), q.uuid)
+  if open then
+    return err(409, 'request ' .. open .. ' for this VM is still pending: approve or reject it first')
+  end
+  if redis.call('HLEN', K('wlreqs')) >= WLREQ_MAX then
+    return err(503, 'too many whitelist requests are stored')
+  end
+  local id = redis.call('INCR', K('wlreq_seq'))
+  vm_touch(q.uuid, nil, nil, now)
+  q.id = id
+  q.state = 'pending'
+  q.created = now
+  q.created_by = actor
+  q.operator = OPERATOR
+  q.name = redis.call('HGET', K('vm', q.uuid), 'name') or ''
+  for i = 7, #ARGV, 2 do
+    redis.call('HSET', K('wlreq_files', id), ARGV[i], ARGV[i + 1])
+  end
+  redis.call('HSET', K('wlreqs'), tostring(id), wlreq_enc(q))
+  redis.call('HSET', K('wlreq_open'), q.uuid, tostring(id))
+  audit(now, actor, 'whitelist_request', q.uuid, 'request ' .. id .. ' (ticket ' .. tostring(q.ticket) ..
+    '), checks: ' .. tostring(q.result), { request = id, ticket = q.ticket, result = q.result })
+  history(q.uuid, now, 'whitelist requested', { actor = actor, request = id, ticket = q.ticket, result = q.result })
+  return ok(201, wlreq_enc(q))
+end
+
+local function wlreq_list()         -- state ('' = all), limit
+  local state, limit = ARGV[3], tonumber(ARGV[4]) or 100
+  local flat = redis.call('HGETALL', K('wlreqs'))
+  local rows = {}
+  for i = 1, #flat, 2 do
+    local q = dec(flat[i + 1])
+    if q and (state == '' or q.state == state) then table.insert(rows, q) end
+  end
+  table.sort(rows, function(a, b) return a.id > b.id end)
+  local out = {}
+  for i = 1, math.min(#rows, limit) do table.insert(out, enc(wlreq_summary(rows[i]))) end
+  return ok(200, '{"requests":' .. arr(out) .. ',"total":' .. #rows .. '}')
+end
+
+local function wlreq_get()          -- id
+  local v = redis.call('HGET', K('wlreqs'), ARGV[3])
+  if not v then return err(404, 'no whitelist request ' .. ARGV[3]) end
+  return ok(200, v)
+end
+
+local function wlreq_file()         -- id, name: the bytes, or false
+  return redis.call('HGET', K('wlreq_files', ARGV[3]), ARGV[4])
+end
+
+-- Approve or reject: decision JSON {action, expires, limits, reason, force}.
+local function wlreq_decide()       -- id, decision JSON, actor, now, operator
+  local id, dd, actor, now = ARGV[3], dec(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+  OPERATOR = ARGV[7] or ''
+  local q = dec(redis.call('HGET', K('wlreqs'), id))
+  if not q then return err(404, 'no whitelist request ' .. id) end
+  if not dd then return err(400, 'decision: not JSON') end
+  if q.state ~= 'pending' then return err(409, 'request ' .. id .. ' is ' .. tostring(q.state) .. ', not pending') end
+  if dd.action == 'approve' then
+    if q.result == 'fail' and dd.force ~= true then
+      local failed = {}
+      for _, c in ipairs(type(q.checks) == 'table' and q.checks or {}) do
+        if c.status == 'fail' then table.insert(failed, c.name) end
+      end
+      return err(409, 'checks failed (' .. table.concat(failed, ', ') .. '): fix the request, or approve with force ' ..
+        'and a reason')
+    end
+    local r = { uuid = q.uuid, customer = q.customer, ticket = q.ticket, reason = dd.reason,
+      expires = dd.expires, limits = dd.limits, request = q.id }
+    q.decision = wl_set(r, actor, now, 'whitelist_approve')
+    q.state = 'approved'
+    q.expires = dd.expires
+    q.limits = dd.limits
+    q.forced = dd.force == true and q.result == 'fail'
+  elseif dd.action == 'reject' then
+    q.decision = audit(now, actor, 'whitelist_reject', q.uuid, dd.reason, { request = q.id, ticket = q.ticket })
+    history(q.uuid, now, 'whitelist request rejected', { actor = actor, request = q.id, reason = dd.reason })
+    q.state = 'rejected'
+  else
+    return err(400, 'action: approve or reject')
+  end
+  q.decided = now
+  q.decided_by = actor
+  q.decided_operator = OPERATOR
+  q.decision_reason = dd.reason
+  redis.call('HSET', K('wlreqs'), id, wlreq_enc(q))
+  redis.call('HDEL', K('wlreq_open'), q.uuid)
+  return ok(200, wlreq_enc(q))
+end
+
+-- New checks for a pending request (a recheck): checks JSON, result.
+local function wlreq_checks()       -- id, checks JSON, result, actor, now, operator
+  local id, checks, result, actor, now = ARGV[3], dec(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
+  OPERATOR = ARGV[8] or ''
+  local q = dec(redis.call('HGET', K('wlreqs'), id))
+  if not q then return err(404, 'no whitelist request ' .. id) end
+  if q.state ~= 'pending' then return err(409, 'request ' .. id .. ' is ' .. tostring(q.state) .. ', not pending') end
+  q.checks = checks or {}
+  q.result = result
+  q.checked = now
+  redis.call('HSET', K('wlreqs'), id, wlreq_enc(q))
+  audit(now, actor, 'whitelist_recheck', q.uuid, 'request ' .. id .. ', checks: ' .. result, { request = q.id })
+  return ok(200, wlreq_enc(q))
+end
+
 local fns = {
+  wlreq_create = wlreq_create, wlreq_list = wlreq_list, wlreq_get = wlreq_get, wlreq_file = wlreq_file,
+  wlreq_decide = wlreq_decide, wlreq_checks = wlreq_checks,
   ingest = ingest, tick = tick, trim = trim,
   block = act_block, unblock = act_unblock, wl_add = act_wl_add, wl_revoke = act_wl_revoke,
   status = r_status, vm = r_vm, blocks = r_blocks, whitelist = r_whitelist, wl_get = r_wl_get,

@@ -31,24 +31,20 @@
 #include "auth.h"
 #include "bus.h"
 #include "rconn.h"
+#include "twctl.h"
 
 #define TWCTL_VERSION "0.6.0"
-#define EX_REFUSED 1
-#define EX_USAGE 2
-#define EX_UNREACHABLE 3
-#define EX_NOTFOUND 4
-#define EX_AUTH 5
 
 static const char *g_url = "http://127.0.0.1:8425";
-static const char *g_actor;      /* the operator: recorded next to the token's name */
+const char *g_actor;      /* the operator: recorded next to the token's name */
 static char g_token[600];
-static bool g_json;
-static int g_timeout = 10;
+bool g_json;
+int g_timeout = 10;
 static char g_host[256], g_base[256];
 static int g_port;
 
-static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-static void die(int code, const char *fmt, ...)
+void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+void die(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -77,6 +73,17 @@ static void usage(FILE *f)
 "  whitelist show UUID\n"
 "  whitelist add UUID --customer C --ticket T --reason R [--for DURATION | --expires EPOCH] [--scale N]\n"
 "  whitelist revoke UUID --reason R\n"
+"  whitelist request --vm UUID --ticket T --customer C --consent-method TEXT --signup-url URL\n"
+"            --unsubscribe-url URL --sample FILE.eml --ip IP [--ip IP ...] [--evidence FILE ...]\n"
+"                                          a request with its evidence; prints the checklist\n"
+"  whitelist requests [--state pending|approved|rejected|revoked|expired]\n"
+"  whitelist review ID                     one request: evidence and checklist\n"
+"  whitelist approve ID --for DURATION --reason R [--scale N] [--force]   (support)\n"
+"  whitelist reject ID --reason R | whitelist recheck ID                  (support)\n"
+"  whitelist evidence ID NAME [--output FILE]  a request's file (NAME \"sample\": the sample)\n"
+"  whitelist lint FILE.eml                 the message checks, offline (exit 1: a check failed)\n"
+"  whitelist dns --ip IP --domain D [--dkim-selector S] [--resolver ADDR] [--dnsbl ZONE ...]\n"
+"                                          the DNS checks, offline (exit 1: a check failed)\n"
 "  agents                                  heartbeat, version, pending commands\n"
 "  audit [--vm UUID] [--actor NAME] [--action A] [--since WHEN] [--until WHEN] [--limit N]\n"
 "  token generate --name N --role R        a new token and its tokens-file entry (offline)\n"
@@ -89,7 +96,8 @@ static void usage(FILE *f)
 "$TWCTL_TOKEN_FILE, else $TWCTL_TOKEN; the audit log records the token's\n"
 "name, and --operator (default $TWCTL_OPERATOR, $SUDO_USER, $USER) next to it.\n"
 "Exit: 0 ok, 1 refused by the controller, 2 usage, 3 unreachable, 4 not found,\n"
-"5 not authorized (no or unknown token, or the role may not do this).\n");
+"5 not authorized (no or unknown token, or the role may not do this),\n"
+"6 a file could not be read.  The checks are described in doc/checks.md.\n");
 }
 
 /* ---- text out ------------------------------------------------------------------ */
@@ -125,7 +133,7 @@ static size_t utf8_len(const unsigned char *s)
 /* s as the terminal may print it, in one of a few rotating buffers:
  * dangerous sequences and invalid UTF-8 as \xNN, a backslash doubled (so a
  * literal "\x41" from a guest cannot pass for an escape). */
-static const char *safe(const char *str)
+const char *safe(const char *str)
 {
 	static char bufs[8][1024];
 	static int k;
@@ -156,21 +164,21 @@ static const char *safe(const char *str)
 	return n ? o : "-";
 }
 
-static const char *jstr(json_t *j, const char *k)
+const char *jstr(json_t *j, const char *k)
 {
 	json_t *v = json_object_get(j, k);
 
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static long long jint(json_t *j, const char *k)
+long long jint(json_t *j, const char *k)
 {
 	json_t *v = json_object_get(j, k);
 
 	return json_is_integer(v) ? (long long)json_integer_value(v) : json_is_real(v) ? (long long)json_real_value(v) : 0;
 }
 
-static const char *when(long long t)
+const char *when(long long t)
 {
 	static char bufs[4][32];
 	static int k;
@@ -204,15 +212,7 @@ static const char *span(long long s)
 	return o;
 }
 
-/* A table: rows of cells, printed with aligned columns. */
-#define TMAX_COLS 8
-struct table {
-	int ncol;
-	char *(*cell)[TMAX_COLS];
-	int nrow, cap;
-};
-
-static void trow(struct table *t, ...)
+void trow(struct table *t, ...)
 {
 	va_list ap;
 
@@ -237,7 +237,7 @@ static void trow(struct table *t, ...)
 	t->nrow++;
 }
 
-static void tprint(struct table *t, const char *empty)
+void tprint(struct table *t, const char *empty)
 {
 	size_t w[TMAX_COLS] = { 0 };
 
@@ -269,6 +269,7 @@ out:
 struct reply {
 	int code;            /* 0: no answer */
 	char *body;
+	size_t len;
 	const char *err;
 	struct event_base *base;
 };
@@ -285,6 +286,7 @@ static void on_done(struct evhttp_request *req, void *arg)
 
 		r->code = evhttp_request_get_response_code(req);
 		r->body = malloc(n + 1);
+		r->len = n;
 		if (r->body) {
 			evbuffer_remove(in, r->body, n);
 			r->body[n] = '\0';
@@ -326,16 +328,14 @@ static void parse_url(void)
 	snprintf(g_host, sizeof(g_host), "%s", hostport);
 }
 
-/* One request; returns the parsed JSON reply (owned) and *code.  Exits on
- * transport errors (3) and on error statuses (1, or 4 for 404). */
-static json_t *request(enum evhttp_cmd_type method, const char *path, json_t *body)
+/* One request (body: JSON text or NULL); returns the answer with a code,
+ * or exits 3 when there is none. */
+static struct reply transport(enum evhttp_cmd_type method, const char *path, const char *body)
 {
 	struct reply r = { 0 };
 	struct evhttp_connection *conn;
 	struct evhttp_request *req;
 	char uri[1200];
-	json_error_t je;
-	json_t *j;
 
 	r.base = event_base_new();
 	conn = r.base ? evhttp_connection_base_new(r.base, NULL, g_host, (unsigned short)g_port) : NULL;
@@ -354,13 +354,8 @@ static json_t *request(enum evhttp_cmd_type method, const char *path, json_t *bo
 		explicit_bzero(auth, sizeof(auth));
 	}
 	if (body) {
-		char *s = json_dumps(body, JSON_COMPACT);
-
-		if (!s)
-			die(EX_UNREACHABLE, "out of memory");
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-		evbuffer_add(evhttp_request_get_output_buffer(req), s, strlen(s));
-		free(s);
+		evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
 	}
 	if (evhttp_make_request(conn, req, method, uri) != 0)
 		die(EX_UNREACHABLE, "cannot send the request to %s", g_url);
@@ -369,24 +364,57 @@ static json_t *request(enum evhttp_cmd_type method, const char *path, json_t *bo
 	event_base_free(r.base);
 	if (!r.code)
 		die(EX_UNREACHABLE, "cannot reach the controller at %s: %s", g_url, r.err ? r.err : "no answer");
+	return r;
+}
+
+/* An error status: print the controller's message and exit. */
+static void refused(struct reply *r)
+{
+	json_error_t je;
+	json_t *j = r->body ? json_loads(r->body, JSON_ALLOW_NUL, &je) : NULL;
+	const char *msg = j ? jstr(j, "error") : NULL;
+
+	fprintf(stderr, "twctl: %s (HTTP %d)\n", safe(msg ? msg : r->body), r->code);
+	free(r->body);
+	if (r->code == 401 && !g_token[0])
+		fprintf(stderr, "twctl: give a token: --token-file FILE or $TWCTL_TOKEN_FILE\n");
+	exit(r->code == 404 ? EX_NOTFOUND : r->code == 401 || r->code == 403 ? EX_AUTH : EX_REFUSED);
+}
+
+json_t *request(enum evhttp_cmd_type method, const char *path, json_t *body)
+{
+	char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	struct reply r;
+	json_error_t je;
+	json_t *j;
+
+	if (body && !s)
+		die(EX_UNREACHABLE, "out of memory");
+	r = transport(method, path, s);
+	free(s);
+	if (r.code >= 300)
+		refused(&r);
 	/* a NUL inside a string (guest text) must not make the answer unreadable */
 	j = r.body ? json_loads(r.body, JSON_ALLOW_NUL, &je) : NULL;
-	if (r.code >= 300) {
-		const char *msg = j ? jstr(j, "error") : NULL;
-
-		fprintf(stderr, "twctl: %s (HTTP %d)\n", safe(msg ? msg : r.body), r.code);
-		free(r.body);
-		if (r.code == 401 && !g_token[0])
-			fprintf(stderr, "twctl: give a token: --token-file FILE or $TWCTL_TOKEN_FILE\n");
-		exit(r.code == 404 ? EX_NOTFOUND : r.code == 401 || r.code == 403 ? EX_AUTH : EX_REFUSED);
-	}
 	if (!j)
 		die(EX_REFUSED, "the controller's answer is not JSON (HTTP %d)", r.code);
 	free(r.body);
 	return j;
 }
 
-static void print_json(json_t *j)
+char *request_bytes(const char *path, size_t *len)
+{
+	struct reply r = transport(EVHTTP_REQ_GET, path, NULL);
+
+	if (r.code >= 300)
+		refused(&r);
+	if (!r.body)
+		die(EX_UNREACHABLE, "out of memory");
+	*len = r.len;
+	return r.body;
+}
+
+void print_json(json_t *j)
 {
 	/* ASCII only: every non-ASCII character (guest text) as \\uXXXX */
 	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
@@ -398,7 +426,7 @@ static void print_json(json_t *j)
 
 /* ---- argument checks ------------------------------------------------------------------ */
 
-static void need_uuid(const char *s, char out[37])
+void need_uuid(const char *s, char out[37])
 {
 	if (!s)
 		die(EX_USAGE, "missing UUID (see twctl --help)");
@@ -406,7 +434,7 @@ static void need_uuid(const char *s, char out[37])
 		die(EX_USAGE, "\"%s\" is not a domain UUID (8-4-4-4-12 hex digits)", safe(s));
 }
 
-static long long parse_duration(const char *s, const char *opt)
+long long parse_duration(const char *s, const char *opt)
 {
 	char *end;
 	long long v;
@@ -428,7 +456,7 @@ static long long parse_duration(const char *s, const char *opt)
 	return v;
 }
 
-static void need_reason(const char *r)
+void need_reason(const char *r)
 {
 	if (!r || !*r)
 		die(EX_USAGE, "--reason is required");
@@ -436,13 +464,7 @@ static void need_reason(const char *r)
 		die(EX_USAGE, "--reason: at most 500 bytes");
 }
 
-/* Options after the command words. */
-struct cmdopts {
-	const char *dur, *reason, *customer, *ticket, *expires, *scale, *vm, *actor, *since, *until, *limit;
-	const char *action, *state, *sort, *hypervisor, *search, *name, *role;
-};
-
-static void parse_cmdopts(int argc, char **argv, struct cmdopts *o)
+void parse_cmdopts(int argc, char **argv, struct cmdopts *o)
 {
 	static const struct option lo[] = {
 		{ "for", required_argument, 0, 'f' }, { "reason", required_argument, 0, 'r' },
@@ -453,7 +475,11 @@ static void parse_cmdopts(int argc, char **argv, struct cmdopts *o)
 		{ "limit", required_argument, 0, 'l' }, { "action", required_argument, 0, 'A' },
 		{ "state", required_argument, 0, 'x' }, { "sort", required_argument, 0, 'o' },
 		{ "hypervisor", required_argument, 0, 'H' }, { "search", required_argument, 0, 'q' },
-		{ "name", required_argument, 0, 'n' }, { "role", required_argument, 0, 'R' }, { 0, 0, 0, 0 },
+		{ "name", required_argument, 0, 'n' }, { "role", required_argument, 0, 'R' },
+		{ "consent-method", required_argument, 0, 'C' }, { "signup-url", required_argument, 0, 'G' },
+		{ "unsubscribe-url", required_argument, 0, 'u' }, { "sample", required_argument, 0, 'm' },
+		{ "evidence", required_argument, 0, 'E' }, { "ip", required_argument, 0, 'i' },
+		{ "force", no_argument, 0, 'F' }, { "output", required_argument, 0, 'O' }, { 0, 0, 0, 0 },
 	};
 	int c;
 
@@ -478,6 +504,22 @@ static void parse_cmdopts(int argc, char **argv, struct cmdopts *o)
 		case 'q': o->search = optarg; break;
 		case 'n': o->name = optarg; break;
 		case 'R': o->role = optarg; break;
+		case 'C': o->consent = optarg; break;
+		case 'G': o->signup = optarg; break;
+		case 'u': o->unsub = optarg; break;
+		case 'm': o->sample = optarg; break;
+		case 'E':
+			if (o->n_evidence >= TWCTL_EVIDENCE_MAX)
+				die(EX_USAGE, "--evidence: at most %d files", TWCTL_EVIDENCE_MAX);
+			o->evidence[o->n_evidence++] = optarg;
+			break;
+		case 'i':
+			if (o->n_ips >= TWCTL_IPS_MAX)
+				die(EX_USAGE, "--ip: at most %d addresses", TWCTL_IPS_MAX);
+			o->ips[o->n_ips++] = optarg;
+			break;
+		case 'F': o->force = true; break;
+		case 'O': o->output = optarg; break;
 		default: exit(EX_USAGE);
 		}
 	}
@@ -486,7 +528,7 @@ static void parse_cmdopts(int argc, char **argv, struct cmdopts *o)
 }
 
 /* epoch seconds, or a duration meaning that long ago */
-static long long parse_when(const char *s, const char *opt)
+long long parse_when(const char *s, const char *opt)
 {
 	char *end;
 	long long v = strtoll(s, &end, 10);
@@ -638,7 +680,7 @@ static void cmd_block(const char *uuid, struct cmdopts *o)
 
 /* DELETE carries reason and operator in the query: libevent's client
  * sends no body with DELETE. */
-static void delete_path(char *out, size_t cap, const char *base, const char *uuid, const char *reason)
+void delete_path(char *out, size_t cap, const char *base, const char *uuid, const char *reason)
 {
 	char *r = evhttp_encode_uri(reason), *a = evhttp_encode_uri(g_actor);
 
@@ -661,108 +703,6 @@ static void cmd_unblock(const char *uuid, struct cmdopts *o)
 		print_json(j);
 	else
 		printf("unblocked %s, decision %s\n", uuid, safe(jstr(j, "decision")));
-	json_decref(j);
-}
-
-static void wl_row(struct table *t, json_t *e)
-{
-	json_t *lim = json_object_get(e, "limits");
-	char l[32] = "exempt";
-
-	if (json_is_object(lim))
-		snprintf(l, sizeof(l), "scale %g", json_number_value(json_object_get(lim, "scale")));
-	trow(t, safe(jstr(e, "uuid")), safe(jstr(e, "customer")), safe(jstr(e, "ticket")), safe(jstr(e, "approver")),
-	     when(jint(e, "expires")), l);
-}
-
-static void cmd_whitelist(int argc, char **argv)
-{
-	struct cmdopts o = { 0 };
-	char uuid[37], path[128];
-	const char *sub = argc > 1 ? argv[1] : NULL;
-	json_t *j, *body, *e;
-	struct table t = { .ncol = 6 };
-	size_t i;
-
-	if (!sub)
-		die(EX_USAGE, "whitelist: expected list, show, add or revoke");
-	if (!strcmp(sub, "list")) {
-		parse_cmdopts(argc - 1, argv + 1, &o);
-		j = request(EVHTTP_REQ_GET, "/v1/whitelist", NULL);
-		if (g_json) {
-			print_json(j);
-		} else {
-			trow(&t, "UUID", "CUSTOMER", "TICKET", "APPROVER", "EXPIRES", "LIMITS");
-			json_array_foreach(json_object_get(j, "entries"), i, e)
-				wl_row(&t, e);
-			tprint(&t, "no whitelist entries");
-		}
-		json_decref(j);
-		return;
-	}
-	need_uuid(argc > 2 ? argv[2] : NULL, uuid);
-	parse_cmdopts(argc - 2, argv + 2, &o);
-	snprintf(path, sizeof(path), "/v1/whitelist/%s", uuid);
-	if (!strcmp(sub, "show")) {
-		j = request(EVHTTP_REQ_GET, path, NULL);
-		if (g_json) {
-			print_json(j);
-		} else {
-			printf("vm:        %s\ncustomer:  %s\nticket:    %s\napprover:  %s\nreason:    %s\ncreated:   %s\nexpires:   %s\n",
-			       uuid, safe(jstr(j, "customer")), safe(jstr(j, "ticket")), safe(jstr(j, "approver")),
-			       safe(jstr(j, "reason")), when(jint(j, "created")), when(jint(j, "expires")));
-			if (json_is_object(json_object_get(j, "limits")))
-				printf("limits:    thresholds x %g (not exempt)\n",
-				       json_number_value(json_object_get(json_object_get(j, "limits"), "scale")));
-			else
-				printf("limits:    none (exempt from automatic blocks)\n");
-		}
-	} else if (!strcmp(sub, "add")) {
-		need_reason(o.reason);
-		if (!o.customer || !*o.customer || !o.ticket || !*o.ticket)
-			die(EX_USAGE, "whitelist add: --customer and --ticket are required");
-		if (o.dur && o.expires)
-			die(EX_USAGE, "whitelist add: give --for or --expires, not both");
-		body = json_pack("{s:s,s:s,s:s,s:s,s:s}", "uuid", uuid, "customer", o.customer, "ticket", o.ticket,
-				 "reason", o.reason, "operator", g_actor);
-		if (o.dur)
-			json_object_set_new(body, "duration_s", json_integer(parse_duration(o.dur, "--for")));
-		if (o.expires) {
-			char *end;
-			long long ex = strtoll(o.expires, &end, 10);
-
-			if (*end || ex <= time(NULL))
-				die(EX_USAGE, "--expires: a future time in seconds since the epoch");
-			json_object_set_new(body, "expires", json_integer(ex));
-		}
-		if (o.scale) {
-			char *end;
-			double sc = strtod(o.scale, &end);
-
-			if (*end || !(sc >= 2 && sc <= 1000))
-				die(EX_USAGE, "--scale: a number from 2 to 1000");
-			json_object_set_new(body, "limits", json_pack("{s:f}", "scale", sc));
-		}
-		j = request(EVHTTP_REQ_POST, "/v1/whitelist", body);
-		json_decref(body);
-		if (g_json)
-			print_json(j);
-		else
-			printf("whitelisted %s (ticket %s, expires %s)%s\n", uuid, safe(jstr(j, "ticket")),
-			       when(jint(j, "expires")), o.scale ? " with raised limits" : "");
-	} else if (!strcmp(sub, "revoke")) {
-		char dpath[1024];
-
-		need_reason(o.reason);
-		delete_path(dpath, sizeof(dpath), "/v1/whitelist/", uuid, o.reason);
-		j = request(EVHTTP_REQ_DELETE, dpath, NULL);
-		if (g_json)
-			print_json(j);
-		else
-			printf("revoked the whitelisting of %s\n", uuid);
-	} else {
-		die(EX_USAGE, "whitelist: unknown subcommand \"%s\" (list, show, add, revoke)", safe(sub));
-	}
 	json_decref(j);
 }
 

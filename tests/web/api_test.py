@@ -57,8 +57,12 @@ DOC_ENDPOINTS = {
     ("delete", "/v1/blocks/{uuid}"), ("get", "/v1/whitelist"), ("post", "/v1/whitelist"),
     ("get", "/v1/whitelist/{uuid}"), ("delete", "/v1/whitelist/{uuid}"), ("get", "/v1/agents"),
     ("get", "/v1/audit"), ("get", "/v1/events"), ("get", "/v1/tokens"), ("post", "/v1/tokens"),
-    ("delete", "/v1/tokens/{name}"),
+    ("delete", "/v1/tokens/{name}"), ("get", "/v1/requests"), ("post", "/v1/requests"),
+    ("get", "/v1/requests/{id}"), ("get", "/v1/requests/{id}/files/{name}"),
+    ("post", "/v1/requests/{id}/approve"), ("post", "/v1/requests/{id}/reject"),
+    ("post", "/v1/requests/{id}/recheck"),
 }
+REQ_ID = os.environ.get("REQ_ID", "1")     # a pending whitelist request run.sh filed
 STATIC = {"/": "text/html", "/ui/app.js": "text/javascript", "/ui/app.css": "text/css"}
 
 # ---- results ---------------------------------------------------------------------------
@@ -438,6 +442,8 @@ def event_errors(e):
 def concrete(template, method):
     """A concrete path for an operation (writes name VM_FREE, reads VM_KNOWN)."""
     vm = VM_FREE if method != "get" or template.startswith("/v1/whitelist/") else VM_KNOWN
+    if template.startswith("/v1/requests/"):
+        return template.replace("{id}", REQ_ID).replace("{name}", "sample")
     return (template.replace("{uuid}", vm).replace("{name}", "api-test-none-" + RUN)
             .replace("{file}", "app.js"))
 
@@ -449,6 +455,16 @@ def valid_body(template, method):
         return {"uuid": VM_FREE, "customer": "C-api", "ticket": "T-" + RUN, "reason": "api test " + RUN}
     if method == "post" and template == "/v1/tokens":
         return {"name": "api-test-forbidden-" + RUN, "role": "viewer"}
+    if method == "post" and template == "/v1/requests":
+        return {"uuid": VM_FREE, "ticket": "T-" + RUN, "customer": "C-api", "consent_method": "double opt-in",
+                "signup_url": "https://a.example/s", "unsubscribe_url": "https://a.example/u", "ips": ["198.51.100.1"],
+                "sample": {"name": "s.eml", "content_base64": "RnJvbTogYUBiLmV4YW1wbGUNCg0KaGkNCg=="}}
+    if method == "post" and template.endswith("/approve"):
+        return {"reason": "api test " + RUN, "duration_s": 3600}
+    if method == "post" and template.endswith("/reject"):
+        return {"reason": "api test " + RUN}
+    if method == "post" and template.endswith("/recheck"):
+        return {}
     if method == "delete" and template != "/v1/tokens/{name}":
         return {"reason": "api test " + RUN}
     if method == "delete":
@@ -563,7 +579,13 @@ def t_role_matrix():
                 expect("%s %s as %s: 403 (needs %s)" % (m.upper(), t, role, need), r, 403, m.upper(), path)
             elif m == "get" and t != "/v1/whitelist/{uuid}":
                 r = request("GET", path, token=TOK[role])
-                if t == "/metrics":
+                if t.endswith("/files/{name}"):
+                    if expect("GET %s as %s: 200" % (t, role), r, 200, "GET", path, want_json=False):
+                        check("GET %s as %s: an attachment, application/octet-stream" % (t, role),
+                              (r.header("Content-Type") or "") == "application/octet-stream" and
+                              (r.header("Content-Disposition") or "").startswith("attachment"),
+                              "headers %s" % dict(r.headers or {}))
+                elif t == "/metrics":
                     if expect("GET /metrics as %s: 200" % role, r, 200, "GET", path, want_json=False):
                         check("GET /metrics as %s: text/plain with tapwarden_controller_vms{" % role,
                               (r.header("Content-Type") or "").startswith("text/plain") and
