@@ -195,7 +195,7 @@ static void cmd_request(int argc, char **argv)
 	char uuid[37];
 	json_t *b, *ips, *ev, *j;
 
-	parse_cmdopts(argc - 1, argv + 1, &o);
+	parse_cmdopts(argc, argv, &o);
 	need_uuid(o.vm, uuid);
 	if (!o.ticket || !o.customer || !o.consent || !o.signup || !o.unsub || !o.sample)
 		die(EX_USAGE, "whitelist request: --vm, --ticket, --customer, --consent-method, --signup-url, "
@@ -235,7 +235,7 @@ static void cmd_requests(int argc, char **argv)
 	json_t *j, *r;
 	size_t i;
 
-	parse_cmdopts(argc - 1, argv + 1, &o);
+	parse_cmdopts(argc, argv, &o);
 	snprintf(path, sizeof(path), "/v1/requests%s%s", o.state ? "?state=" : "", o.state ? o.state : "");
 	if (o.state && strspn(o.state, "abcdefghijklmnopqrstuvwxyz") != strlen(o.state))
 		die(EX_USAGE, "--state: pending, approved, rejected, revoked or expired");

@@ -75,12 +75,13 @@ blocked() { twctl --json blocks list 2>/dev/null | grep -q "\"$1\""; }
 # status of check NAME in a checklist JSON on stdin (the first line of that name)
 check_of() { python3 -c 'import json,sys
 d = json.load(sys.stdin)
-print(next((c["status"] for c in d["checks"] if c["name"] == sys.argv[1]), "absent"))' "$1"; }
+c = next((c for c in d["checks"] if c["name"] == sys.argv[1]), None)
+print(c["status"] + "[" + c["reason"] + "]" if c and len(sys.argv) > 2 else c["status"] if c else "absent")' "$@"; }
 expect_checks() { # file "name=status ..."
 	local f=$1 pair got bad=""
 	for pair in $2; do
 		got=$(check_of "${pair%%=*}" <"$f")
-		[[ $got == "${pair#*=}" ]] || bad+=" ${pair%%=*}:$got(want ${pair#*=})"
+		[[ $got == "${pair#*=}" ]] || bad+=" ${pair%%=*}:$(check_of "${pair%%=*}" why <"$f")(want ${pair#*=})"
 	done
 	[[ -z $bad ]] || { echo "$bad"; return 1; }
 }
@@ -95,7 +96,9 @@ guest_on "$NS" "$NS_N" tapn0 52:54:00:7b:00:01 $IP_N &&
 { echo "<node>"; domain news-n $UUID_N 52:54:00:7b:00:01 tapn0; domain spam-x $UUID_X 52:54:00:7a:00:01 tapx0
   echo "</node>"; } >"$WORK/node.xml"
 
-KEY=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC6ctwx4fTmQ2bTH8qsBvWVn0ZzyFLwj3m8kPc9DaWgZx0FvYpPvBqJqWvpbGVHqWm2bX1k8yVt3zOaN7pH6rRcFd2ZKfZcfa7vYyFGf6n3bXwJwqEYxX0aIhYkUe1Fk1rYQ0RZbZ7H9n8wIDAQAB
+# a real RSA public key for the DKIM key record (the sample's signature is not verified)
+KEY=$(openssl genrsa 1024 2>/dev/null | openssl rsa -pubout 2>/dev/null | grep -v -- ----- | tr -d '\n')
+[[ -n $KEY ]] || { tw_log "openssl: cannot make a DKIM key"; exit 1; }
 cat >"$WORK/unbound.conf" <<CONF
 server:
   interface: 127.0.0.1@5353
@@ -112,13 +115,13 @@ server:
   access-control: 127.0.0.0/8 allow
   module-config: "iterator"
   local-zone: "shop.example." static
-  local-data: "shop.example. TXT \"v=spf1 ip4:198.18.8.0/29 -all\""
+  local-data: 'shop.example. TXT "v=spf1 ip4:198.18.8.0/29 -all"'
   local-data: "shop.example. MX 10 mail.shop.example."
   local-data: "mail.shop.example. A $IP_N"
-  local-data: "_dmarc.shop.example. TXT \"v=DMARC1; p=reject; rua=mailto:dmarc@shop.example\""
-  local-data: "sel1._domainkey.shop.example. TXT \"v=DKIM1; k=rsa; p=$KEY\""
+  local-data: '_dmarc.shop.example. TXT "v=DMARC1; p=reject; rua=mailto:dmarc@shop.example"'
+  local-data: 'sel1._domainkey.shop.example. TXT "v=DKIM1; k=rsa; p=$KEY"'
   local-zone: "prize.example." static
-  local-data: "prize.example. TXT \"v=spf1 ~all\""
+  local-data: 'prize.example. TXT "v=spf1 ~all"'
   local-zone: "8.18.198.in-addr.arpa." static
   local-data-ptr: "$IP_N mail.shop.example"
   local-data-ptr: "$IP_X 198-18-8-2.dyn.isp.example"
