@@ -486,6 +486,10 @@ static int fail(char *err, size_t cap, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err, cap, fmt, ap);
 		va_end(ap);
+		/* a reason quotes the record: keep it one printable line */
+		for (char *c = err; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+				*c = '?';
 	}
 	return -EINVAL;
 }

@@ -101,7 +101,7 @@ in_hv redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$WO
 TW_PIDS+=("$!")
 wait_until 10 bash -c "redis-cli -s '$SOCK' ping 2>/dev/null | grep -q PONG" || { tw_log "redis did not start"; exit 1; }
 in_hv "$TW_CONTROLLER" --redis "unix:$SOCK" --policy "$WORK/policy.yaml" --listen "$CTL" --consumer web1 \
-	--tokens "$WORK/tokens.yaml" >"$WORK/ctl.log" 2>&1 &
+	--tokens "$WORK/tokens.yaml" --resolver 127.0.0.1:9 --dns-timeout 0.3 >"$WORK/ctl.log" 2>&1 &
 TW_PIDS+=("$!")
 in_hv "$TW_AGENT" --libvirt "test://$WORK/node.xml" --policy "$WORK/policy.yaml" \
 	--replies "$ROOT/policies/replies.yaml" --metrics "$MET" --redis "unix:$SOCK" --agent-id hv1 \
@@ -133,6 +133,15 @@ else
 	fail "seeded state" "$(twctl vms 2>&1 | head -5)"
 fi
 
+# a pending whitelist request for N (its DNS checks time out: no resolver
+# answers on 127.0.0.1:9 in this namespace)
+python3 "$ROOT/tests/wlreq/sample.py" bad "$NS_N.test" >"$WORK/sample.eml"
+REQ_ID=$(twctl --json whitelist request --vm "$UUID_N" --ticket T-W1 --customer C-W --consent-method "double opt-in" \
+	--signup-url "https://$NS_N.test/signup" --unsubscribe-url "https://$NS_N.test/u" --sample "$WORK/sample.eml" \
+	--ip 198.18.7.3 | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') &&
+	[[ -n $REQ_ID ]] && pass "a whitelist request for N is pending (request $REQ_ID)" ||
+	{ fail "filing a whitelist request"; show ctl.log; }
+export REQ_ID
 export BASE_URL="http://$CTL" VM_KNOWN=$UUID_X VM_FREE=$UUID_N VM_BLOCKED=$UUID_X VM_APPROVE=$UUID_W
 TOKEN_VIEWER=$(cat "$WORK/viewer.tok") TOKEN_SUPPORT=$(cat "$WORK/support.tok") TOKEN_ADMIN=$(cat "$WORK/admin.tok")
 export TOKEN_VIEWER TOKEN_SUPPORT TOKEN_ADMIN OPENAPI="$ROOT/doc/openapi.yaml" SHOT_DIR="$OUT"
