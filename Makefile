@@ -43,7 +43,7 @@ CTL_SRCS    := controller/main.c controller/api.c controller/feed.c controller/p
 	       controller/wlreq.c controller/dnscheck.c
 CTL_OBJS    := $(CTL_SRCS:%.c=$(B)/%.o)
 
-.PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration live lxc enforce bus web wlreq bench demo deps
+.PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration live lxc enforce bus web dns wlreq bench demo deps
 all: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
 
 $(B)/%.o: %.c
@@ -90,7 +90,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libtwcore.a tests/unit/testutil.h
 check: deps
 	$(MAKE) --no-print-directory check-run
 
-check-run: unit unit-asan golden detect fuzz-smoke integration live lxc enforce bus web wlreq
+check-run: unit unit-asan golden detect fuzz-smoke integration live lxc enforce bus web dns wlreq
 	@echo "make check: all tests passed"
 
 unit: $(UNIT_BINS)
@@ -140,6 +140,11 @@ bus: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
 web: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
 	TW_AGENT=$(abspath $(B)/tapwarden-agent) TW_CONTROLLER=$(abspath $(B)/tapwarden-controller) \
 		TW_TWCTL=$(abspath $(B)/twctl) bash tests/web/run.sh
+
+# The DNS checks of whitelist requests (twctl whitelist dns) against a
+# real DNS server, unbound, serving fixture zones in a namespace (root).
+dns: $(B)/twctl
+	TW_TWCTL=$(abspath $(B)/twctl) bash tests/dns/run.sh
 
 # A whitelist request from filing to "the burst is not blocked": twctl,
 # the controller's checks against a real DNS server (unbound) with fixture

@@ -1275,6 +1275,8 @@ static void dnscheck_finish(struct dnscheck *d)
 	for (size_t i = 0; i < d->n_ips; i++)
 		for (size_t z = 0; z < d->n_zones; z++)
 			emit(&cl, "dnsbl", &d->ip[i].dnsbl[z], d->deadline_s);
+	if (d->n_zones == 0)
+		checklist_add(&cl, "dnsbl", CHECK_WARN, "no DNS blocklist configured (--dnsbl none)");
 	d->cb(&cl, d->arg);
 	checklist_fini(&cl);
 	dnscheck_free(d);

@@ -59,6 +59,7 @@ int twctl_dns_main(int argc, char **argv, bool json)
 	static const char *const default_zones[] = { "zen.spamhaus.org", "bl.spamcop.net" };
 	const char *ips[DNSCHECK_IPS_MAX], *zones[DNSCHECK_DNSBLS_MAX];
 	size_t n_ips = 0, n_zones = 0;
+	bool no_zones = false;
 	const char *domain = NULL, *sel = NULL, *dkdom = NULL, *resolver = NULL;
 	double deadline = 10;
 	struct checklist cl;
@@ -90,6 +91,10 @@ int twctl_dns_main(int argc, char **argv, bool json)
 			break;
 		}
 		case 'b':
+			if (!strcmp(optarg, "none")) {
+				no_zones = true;
+				break;
+			}
 			if (!dnsrules_name_valid(optarg))
 				return usage("--dnsbl %s is not a DNS zone", safe(optarg));
 			if (n_zones >= DNSCHECK_DNSBLS_MAX)
@@ -115,7 +120,9 @@ int twctl_dns_main(int argc, char **argv, bool json)
 		return usage("--ip and --domain are required");
 	if (!dnsrules_name_valid(domain))
 		return usage("--domain %s is not a domain name", safe(domain));
-	if (n_zones == 0) {
+	if (no_zones) {
+		n_zones = 0;
+	} else if (n_zones == 0) {
 		zones[0] = default_zones[0];
 		zones[1] = default_zones[1];
 		n_zones = 2;
