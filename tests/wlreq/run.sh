@@ -21,8 +21,9 @@
 #     downloads the sample byte for byte;
 #   - N's approval reaches the agent's whitelist cache; N's burst is then
 #     not blocked while S's identical burst is (same policy, same agent);
-#   - revoking N's entry marks the request revoked; the audit log has every
-#     step.
+#   - revoking N's entry marks the request revoked; a new request for N is
+#     rechecked and approved for one minute, and expires (request and
+#     agent); the audit log has every step.
 # Every wait is bounded; cleanup stops processes by PID and deletes the
 # namespaces.
 set -u
@@ -265,9 +266,30 @@ if twctl whitelist revoke "$UUID_N" --reason "customer ended the newsletter" >/d
 else
 	fail "revoke"
 fi
+# ---- a new request after the revocation: recheck, a one-minute approval that expires --------------------------
+ID_3=$(twctl --json whitelist request --vm "$UUID_N" --ticket T-3 --customer C-7 \
+	--consent-method "double opt-in: sign-up form, then a confirmation link by mail" \
+	--signup-url https://shop.example/newsletter --unsubscribe-url https://shop.example/unsubscribe/u42 \
+	--sample "$WORK/good.eml" --ip "$IP_N" 2>/dev/null | json_get id)
+if [[ -n $ID_3 ]] && twctl --json whitelist recheck "$ID_3" >"$WORK/recheck.json" &&
+	[[ $(json_get result <"$WORK/recheck.json") == pass ]] &&
+	twctl whitelist approve "$ID_3" --for 1m --reason "trial minute" >/dev/null &&
+	wait_until 10 m_is tapwarden_vm_whitelisted "vm=\"$UUID_N\"" 1; then
+	pass "request $ID_3 for N after the revocation: rechecked (pass), approved for one minute"
+else
+	fail "request 3" "id=$ID_3 $(head -c 300 "$WORK/recheck.json" 2>/dev/null)"
+fi
+req_is() { [[ $(twctl --json whitelist review "$1" 2>/dev/null | json_get state) == "$2" ]]; }
+if wait_until 90 req_is "$ID_3" expired &&
+	wait_until 10 m_is tapwarden_vm_whitelisted "vm=\"$UUID_N\"" 0; then
+	pass "the one-minute approval expired: request $ID_3 is expired and the agent dropped the entry"
+else
+	fail "expiry" "$(twctl --json whitelist review "$ID_3" | json_get state)"
+fi
 actions=$(twctl --json audit --limit 50 | python3 -c 'import json,sys; print(" ".join(sorted({e["action"] for e in json.load(sys.stdin)["entries"]})))')
-if [[ $actions == *whitelist_request* && $actions == *whitelist_approve* && $actions == *whitelist_reject* && $actions == *whitelist_revoke* ]]; then
-	pass "the audit log has the request, approval, rejection and revocation"
+if [[ $actions == *whitelist_request* && $actions == *whitelist_approve* && $actions == *whitelist_reject* && $actions == *whitelist_revoke* &&
+	$actions == *whitelist_recheck* && $actions == *whitelist_expire* ]]; then
+	pass "the audit log has the request, recheck, approval, rejection, revocation and expiry"
 else
 	fail "audit" "$actions"
 fi
