@@ -43,7 +43,7 @@ CTL_SRCS    := controller/main.c controller/api.c controller/feed.c controller/p
 	       controller/wlreq.c controller/dnscheck.c
 CTL_OBJS    := $(CTL_SRCS:%.c=$(B)/%.o)
 
-.PHONY: all clean install check check-run unit unit-asan golden detect fuzz fuzz-smoke integration live lxc enforce bus web dns wlreq bench demo deps
+.PHONY: all clean install check check-run unit unit-asan golden lint-corpus detect fuzz fuzz-smoke integration live lxc enforce bus web dns wlreq bench demo deps
 all: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
 
 $(B)/%.o: %.c
@@ -90,7 +90,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libtwcore.a tests/unit/testutil.h
 check: deps
 	$(MAKE) --no-print-directory check-run
 
-check-run: unit unit-asan golden detect fuzz-smoke integration live lxc enforce bus web dns wlreq
+check-run: unit unit-asan golden lint-corpus detect fuzz-smoke integration live lxc enforce bus web dns wlreq
 	@echo "make check: all tests passed"
 
 unit: $(UNIT_BINS)
@@ -103,6 +103,11 @@ unit-asan:
 
 golden: $(B)/tapwarden-agent
 	TW_AGENT=$(B)/tapwarden-agent python3 tests/golden/run.py
+
+# The message checks' corpus: twctl whitelist lint on legitimate and
+# defective sample messages, statuses and reasons against expected.json.
+lint-corpus: $(B)/twctl
+	TW_TWCTL=$(abspath $(B)/twctl) /usr/bin/python3 tests/lint/run.py
 
 # Detection scenarios: captures replayed with --verdicts, verdicts asserted.
 detect: $(B)/tapwarden-agent

@@ -96,15 +96,22 @@ static const char *lint_quote(const char *s, char *buf, size_t cap)
 }
 
 /* Does hay (lower case, whitespace as ' ') contain needle, where a ' ' in
- * needle matches one or more spaces?  Returns the offset or -1. */
+ * needle matches one or more spaces?  A '$' ending needle: the match must
+ * end a word (no letter, ASCII or not, follows).  The text is not converted
+ * from its charset, so a UTF-8 letter of U+00C0..U+00FF in needle ("é")
+ * also matches its ISO-8859-1 (and Windows-1252) byte.  Returns the offset
+ * or -1. */
 static long lint_find(const char *hay, size_t n, const char *needle, size_t from)
 {
 	size_t nl = strlen(needle);
+	bool word_end = nl && needle[nl - 1] == '$';
 
-	for (size_t i = from; i + nl <= n; i++) {
+	if (word_end)
+		nl--;
+	for (size_t i = from; i < n; i++) {
 		size_t h = i, k = 0;
 
-		if (hay[i] != needle[0])
+		if (hay[i] != needle[0] && (unsigned char)needle[0] < 0x80)
 			continue;
 		while (k < nl && h < n) {
 			if (needle[k] == ' ') {
@@ -116,11 +123,15 @@ static long lint_find(const char *hay, size_t n, const char *needle, size_t from
 			} else if (hay[h] == needle[k]) {
 				h++;
 				k++;
+			} else if ((unsigned char)needle[k] == 0xc3 && k + 1 < nl &&
+				   (unsigned char)hay[h] == (unsigned char)needle[k + 1] + 0x40) {
+				h++;
+				k += 2;
 			} else {
 				break;
 			}
 		}
-		if (k == nl)
+		if (k == nl && (!word_end || h == n || !(isalpha((unsigned char)hay[h]) || (unsigned char)hay[h] > 127)))
 			return (long)i;
 	}
 	return -1;
@@ -450,7 +461,8 @@ static bool lint_date_ok(const char *s)
 	p += used;
 	if (*p == ':' && sscanf(p, ":%2d%n", &ss, &used) == 1)
 		p += used;
-	if (sscanf(p, " %7s", zone) != 1)
+	/* a comment may follow the zone without a space: "+0100(CET)" */
+	if (sscanf(p, " %7[^ \t(]", zone) != 1)
 		return false;
 	bool month = false;
 
@@ -613,10 +625,12 @@ static void lint_unsub_header(const struct message_facts *f, struct checklist *o
 		checklist_add(out, "one_click", CHECK_PASS, "one-click unsubscribe (RFC 8058)");
 }
 
+/* Stems, but the Italian "cancellati" is a whole word: English
+ * "cancellation" is not an unsubscribe link. */
 static const char *const lint_unsub_words[] = {
 	"unsubscribe", "opt out", "opt-out", "optout", "abmelden", "abbestellen", "austragen", "désinscri",
 	"desinscri", "désabonn", "desabonn", "de baja", "cancelar suscripci", "cancelar la suscripci",
-	"anular suscripci", "disiscriv", "cancellati", "annulla l'iscrizione", "afmelden", "uitschrijven",
+	"anular suscripci", "disiscriv", "cancellati$", "annulla l'iscrizione", "afmelden", "uitschrijven",
 	"cancelar inscri", "cancelar subscri", "descadastr", NULL,
 };
 
@@ -645,7 +659,8 @@ static void lint_body_unsub(struct lint *l, struct checklist *out)
 				    (a < (size_t)at && (size_t)at - a <= LINT_NEAR)) {
 					char q[128];
 
-					checklist_add(out, N, CHECK_PASS, "\"%s\" next to the link %s", lint_unsub_words[w],
+					checklist_add(out, N, CHECK_PASS, "\"%.*s\" next to the link %s",
+						      (int)strcspn(lint_unsub_words[w], "$"), lint_unsub_words[w],
 						      lint_quote(l->links[i].url, q, sizeof(q)));
 					return;
 				}
@@ -741,7 +756,9 @@ static void lint_wording(struct lint *l, struct checklist *out)
 	for (size_t i = 0; !addr && i + 7 < l->text_len; i++) {
 		const char *t = l->text + i;
 
-		/* US "ca 94105", continental "75001 paris" (4-5 digits, a word) */
+		/* US "ca 94105", continental "75001 paris" (4-5 digits, a word);
+		 * four digits from 1900 to 2099 are a year ("© 2026 acme",
+		 * "spring 2026 collection"), not a postcode */
 		if (isalpha((unsigned char)t[0]) && isalpha((unsigned char)t[1]) && t[2] == ' ' &&
 		    (i == 0 || t[-1] == ' ' || t[-1] == ',') && isdigit((unsigned char)t[3]) && isdigit((unsigned char)t[4]) &&
 		    isdigit((unsigned char)t[5]) && isdigit((unsigned char)t[6]) && isdigit((unsigned char)t[7]) &&
@@ -750,7 +767,8 @@ static void lint_wording(struct lint *l, struct checklist *out)
 		else if ((i == 0 || t[-1] == ' ') && isdigit((unsigned char)t[0]) && isdigit((unsigned char)t[1]) &&
 			 isdigit((unsigned char)t[2]) && isdigit((unsigned char)t[3]) &&
 			 (t[4] == ' ' || (isdigit((unsigned char)t[4]) && t[5] == ' ')) &&
-			 isalpha((unsigned char)t[t[4] == ' ' ? 5 : 6]))
+			 isalpha((unsigned char)t[t[4] == ' ' ? 5 : 6]) &&
+			 !(t[4] == ' ' && (!strncmp(t, "19", 2) || !strncmp(t, "20", 2))))
 			addr = true;
 	}
 	if (addr)
