@@ -22,7 +22,9 @@
 	const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 	const EVENT_TYPES = ['block', 'unblock', 'expire', 'alert', 'campaign', 'escalate', 'migrate',
 		'whitelist_add', 'whitelist_revoke', 'whitelist_expire', 'agent_failed', 'token_create',
-		'token_revoke'];
+		'token_revoke', 'whitelist_request', 'whitelist_approve', 'whitelist_reject', 'whitelist_recheck'];
+	const REQ_ID_RE = /^[1-9][0-9]{0,17}$/;
+	const REQ_STATES = ['pending', 'approved', 'rejected', 'revoked', 'expired'];
 
 	const S = {
 		token: null,
@@ -177,6 +179,13 @@
 		return d > 0 ? 'in ' + fmtDur(d) : fmtDur(-d) + ' ago';
 	}
 
+	function fmtBytes(n) {
+		if (typeof n !== 'number' || !Number.isFinite(n)) return '—';
+		if (n < 1024) return n + ' B';
+		if (n < 1048576) return (n / 1024).toFixed(1) + ' KiB';
+		return (n / 1048576).toFixed(1) + ' MiB';
+	}
+
 	function fmtNum(n) {
 		if (n === null || n === undefined || n === '') return '—';
 		if (typeof n !== 'number') return String(n);
@@ -286,19 +295,46 @@
 				j = null;
 			}
 		}
+		if (!res.ok) throw apiFailure(res, j, method, path);
+		if (j === null && text) throw new ApiError(res.status, method + ' ' + path + ': not JSON');
+		if (j && typeof j.generated === 'number') S.skew = j.generated - Date.now() / 1000;
+		return j;
+	}
+
+	/* The ApiError for a non-2xx answer (j: its parsed body or null); a 401
+	 * signs out. */
+	function apiFailure(res, j, method, path) {
 		if (res.status === 401) {
 			const m = j && typeof j.error === 'string' ? j.error : 'token refused';
 			logout((S.me ? 'Signed out: the controller refused the token' : 'The controller refused this token') +
 				' (401: ' + m + ').');
-			throw new ApiError(401, m);
+			return new ApiError(401, m);
 		}
+		const m = j && typeof j.error === 'string' ? j.error : (res.statusText || 'request failed');
+		return new ApiError(res.status, method + ' ' + path.split('?')[0] + ': ' + res.status + ' ' + m);
+	}
+
+	/* GET a file (bytes, not JSON) with the bearer token, as a Blob. */
+	async function apiBlob(path) {
+		if (!S.token) throw new ApiError(401, 'not signed in');
+		let res;
+		try {
+			res = await fetch(path, { method: 'GET', headers: { Authorization: 'Bearer ' + S.token },
+				cache: 'no-store', credentials: 'omit' });
+		} catch (e) {
+			throw new ApiError(0, 'controller unreachable (' + (e && e.message ? e.message : e) + ')');
+		}
+		noteDate(res);
 		if (!res.ok) {
-			const m = j && typeof j.error === 'string' ? j.error : (res.statusText || 'request failed');
-			throw new ApiError(res.status, method + ' ' + path.split('?')[0] + ': ' + res.status + ' ' + m);
+			let j = null;
+			try {
+				j = JSON.parse(await res.text());
+			} catch (e) {
+				j = null;
+			}
+			throw apiFailure(res, j, 'GET', path);
 		}
-		if (j === null && text) throw new ApiError(res.status, method + ' ' + path + ': not JSON');
-		if (j && typeof j.generated === 'number') S.skew = j.generated - Date.now() / 1000;
-		return j;
+		return res.blob();
 	}
 
 	function qs(params) {
@@ -563,10 +599,14 @@
 		else if (segs[0] === 'vms') name = 'vms';
 		else if (segs[0] === 'vm') name = 'vm';
 		else if (segs[0] === 'whitelist') name = 'whitelist';
+		else if (segs[0] === 'requests' && segs[1] === 'new') name = 'request-new';
+		else if (segs[0] === 'requests' && segs[1]) name = 'request';
+		else if (segs[0] === 'requests') name = 'requests';
 		else if (segs.length) name = 'notfound';
 		for (const a of document.querySelectorAll('#nav a'))
 			a.classList.toggle('active', a.getAttribute('data-route') === name ||
-				(name === 'vm' && a.getAttribute('data-route') === 'vms'));
+				(name === 'vm' && a.getAttribute('data-route') === 'vms') ||
+				(name.startsWith('request') && a.getAttribute('data-route') === 'requests'));
 		v.setAttribute('data-view', name);
 		window.scrollTo(0, 0);
 		if (name === 'overview') viewOverview(v);
@@ -574,6 +614,9 @@
 		else if (name === 'vms') viewVms(v, params);
 		else if (name === 'vm') viewVm(v, segs[1] || '');
 		else if (name === 'whitelist') viewWhitelist(v, params);
+		else if (name === 'requests') viewRequests(v, params);
+		else if (name === 'request-new') viewRequestNew(v, params);
+		else if (name === 'request') viewRequest(v, segs[1]);
 		else append(v, [h('section.card', null, h('h2', null, 'No such page'),
 			h('p', null, h('a', { href: '#/' }, 'Back to the overview')))]);
 	}
@@ -622,8 +665,9 @@
 
 	/* ---- generic table -------------------------------------------------------------------- */
 
-	/* cols: [{t: 'header', f: (row) => node|string, cls: 'num'}] */
-	function table(cols, rows, testid, empty) {
+	/* cols: [{t: 'header', f: (row) => node|string, cls: 'num'}]; rowAttrs(row):
+	 * more attributes for the row's <tr> (optional) */
+	function table(cols, rows, testid, empty, rowAttrs) {
 		const t = h('table.grid', { 'data-testid': testid || null });
 		const tr = h('tr');
 		for (const c of cols) tr.appendChild(h('th' + (c.cls ? '.' + c.cls : ''), { scope: 'col' }, c.t));
@@ -633,7 +677,7 @@
 			tb.appendChild(h('tr.empty', null, h('td', { colspan: cols.length }, empty || 'nothing')));
 		}
 		for (const r of rows) {
-			const row = h('tr', { 'data-uuid': r && r.uuid ? r.uuid : null });
+			const row = h('tr', Object.assign({ 'data-uuid': r && r.uuid ? r.uuid : null }, rowAttrs ? rowAttrs(r) : null));
 			for (const c of cols) row.appendChild(h('td' + (c.cls ? '.' + c.cls : ''), null, c.f(r)));
 			tb.appendChild(row);
 		}
@@ -1017,7 +1061,9 @@
 				['Customer', w.customer || null], ['Ticket', w.ticket || null], ['Approver', w.approver || null],
 				['Operator', w.operator || null], ['Reason', w.reason || null], ['Created', timeCell(w.created)],
 				['Expires', w.expires ? timeCell(w.expires) : 'never'], ['Limits', limitsText(w.limits)],
-			], 'vm-whitelist-entry') : h('p.muted', null, 'Not whitelisted.')));
+			], 'vm-whitelist-entry') : h('p.muted', null, 'Not whitelisted.', canWrite() ? [' ',
+				h('a', { href: '#/requests/new' + qs({ uuid: d.uuid }), 'data-testid': 'vm-request-link' },
+					'File a whitelist request with evidence →')] : null)));
 
 			const series = Array.isArray(d.series) ? d.series : [];
 			const cw = charts.body.clientWidth;
@@ -1538,10 +1584,462 @@
 				submit.disabled = false;
 			}
 		});
-		const s = section('Approve a whitelist entry', 'wl-approve');
+		const s = section('Approve a whitelist entry', 'wl-approve', h('a.more', { href: '#/requests/new' +
+			qs({ uuid: prefill }), 'data-testid': 'wl-request-link' }, 'or file a request with evidence and checks →'));
 		s.body.appendChild(form);
 		if (prefill) setTimeout(() => customer.focus(), 0);
 		return s.el;
+	}
+
+	/* ---- whitelist requests ------------------------------------------------------------------ */
+
+	/* Which part of doc/checks.md a checklist line comes from. */
+	const CHECK_GROUPS = {
+		message: ['structure', 'required_headers', 'from_domain', 'bulk_headers', 'list_unsubscribe', 'one_click',
+			'body_unsubscribe', 'dkim', 'postal_address', 'why_received', 'html_content', 'link_hosts',
+			'link_redirects', 'subject', 'lint'],
+		request: ['unsubscribe_url', 'signup_url', 'consent_method', 'sample_size'],
+		dns: ['ptr', 'fcrdns', 'spf', 'dmarc', 'dkim_key', 'dnsbl', 'dns'],
+	};
+
+	function checkGroup(name) {
+		for (const g of Object.keys(CHECK_GROUPS)) if (CHECK_GROUPS[g].includes(name)) return g;
+		return 'other';
+	}
+
+	function reqHref(id) {
+		return '#/requests/' + encodeURIComponent(String(id));
+	}
+
+	function viewRequests(v, params) {
+		const state = REQ_STATES.includes(params.get('state')) ? params.get('state') : 'any';
+		const limit = [100, 250, 1000].includes(Number(params.get('limit'))) ? Number(params.get('limit')) : 100;
+		const opt = (val, label, cur) => h('option', { value: val, selected: val === cur }, label);
+		const fState = h('select', { id: 'rq-state', 'data-testid': 'requests-state' },
+			REQ_STATES.concat(['any']).map((s) => opt(s, s, state)));
+		const fLimit = h('select', { id: 'rq-limit', 'data-testid': 'requests-limit' },
+			[100, 250, 1000].map((n) => opt(String(n), String(n), String(limit))));
+		const apply = () => {
+			const p = {};
+			if (fState.value !== 'any') p.state = fState.value;
+			if (Number(fLimit.value) !== 100) p.limit = fLimit.value;
+			location.hash = '#/requests' + qs(p);
+		};
+		fState.addEventListener('change', apply);
+		fLimit.addEventListener('change', apply);
+		const count = h('span.muted', { 'data-testid': 'requests-count' });
+		const c = section('Whitelist requests', 'requests', canWrite() ? actionButton('New request…', 'btn-new-request',
+			'primary', () => {
+				location.hash = '#/requests/new';
+			}) : null);
+		const body = h('div');
+		append(c.body, [h('div.filters', { 'data-testid': 'requests-filters' },
+			h('label', { for: 'rq-state' }, 'State'), fState, h('label', { for: 'rq-limit' }, 'Show'), fLimit, count), body]);
+		append(v, [c.el]);
+
+		startView('requests', async () => {
+			const q = { limit };
+			if (state !== 'any') q.state = state;
+			const r = await api('GET', '/v1/requests' + qs(q));
+			const rows = Array.isArray(r.requests) ? r.requests : [];
+			count.textContent = rows.length < (r.total || 0) ? 'newest ' + fmtNum(rows.length) + ' of ' + fmtNum(r.total) :
+				fmtNum(rows.length) + (rows.length === 1 ? ' request' : ' requests');
+			patch(body, rows, () => table([
+				{ t: 'ID', cls: 'num', f: (x) => h('a.mono', { href: reqHref(x.id), 'data-testid': 'request-link' }, '#' + x.id) },
+				{ t: 'VM', f: (x) => vmLink(x.uuid, x.name) },
+				{ t: 'Ticket', f: (x) => h('span.mono.nowrap', null, gt(x.ticket || '')) },
+				{ t: 'Customer', f: (x) => gt(x.customer || '') },
+				{ t: 'State', f: (x) => badge(x.state, 'request-state') },
+				{ t: 'Checks', f: (x) => badge(x.result, 'request-result') },
+				{ t: 'Created', f: (x) => timeCell(x.created, true) },
+				{ t: 'Created by', f: (x) => x.created_by || '' },
+				{ t: 'Decided by', f: (x) => (x.decided_by ? h('span.by', null, h('span', null, x.decided_by),
+					x.decided ? relOnly(x.decided) : null) : h('span.muted', null, '—')) },
+			], rows, 'requests-table', state === 'any' ? 'no whitelist requests' : 'no ' + state + ' requests',
+			(x) => ({ 'data-id': x && x.id !== undefined ? String(x.id) : null, 'data-state': x ? x.state : null })));
+		});
+	}
+
+	/* A URL the customer gave: a link only for http(s), shown as text. */
+	function urlText(u, testid) {
+		if (!u) return null;
+		const s = String(u);
+		if (/^https?:\/\/[^\s]+$/i.test(s))
+			return h('a.url', { href: s, target: '_blank', rel: 'noopener noreferrer', 'data-testid': testid }, gt(s));
+		return h('code.guest', { 'data-testid': testid }, gt(s));
+	}
+
+	function viewRequest(v, idRaw) {
+		const id = String(idRaw);
+		if (!REQ_ID_RE.test(id)) {
+			append(v, [h('section.card', null, h('h2', null, 'Not a request id'), h('p.mono', null, id))]);
+			return;
+		}
+		const head = h('section.card.vm-head.req-head', { 'data-testid': 'request-head' });
+		const actions = h('div.actions', { 'data-testid': 'request-actions' });
+		const checks = section('Checklist', 'request-checks');
+		const files = section('Sample and evidence', 'request-files');
+		const consent = section('Consent', 'request-consent');
+		append(v, [head, checks.el, h('div.grid-vm', null, consent.el, files.el)]);
+		let cur = null;
+
+		const view = startView('request', async () => {
+			let r;
+			try {
+				r = await api('GET', '/v1/requests/' + encodeURIComponent(id));
+			} catch (e) {
+				if (e.status === 404) {
+					patch(head, 'missing', () => h('div', null, h('h1', null, 'No such request'),
+						h('p.mono', null, '#' + id), h('p', null, h('a', { href: '#/requests' }, 'All requests'))));
+					return;
+				}
+				throw e;
+			}
+			cur = r;
+			patch(head, [r.id, r.uuid, r.name, r.state, r.result, r.ticket, r.customer, r.ips, r.from_domain, r.created,
+				r.created_by, r.operator, r.checked, r.decided, r.decided_by, r.decided_operator, r.decision_reason,
+				r.decision, r.expires, r.limits, r.forced, r.ended, r.ended_reason], () => requestHead(r));
+			if (!head.contains(actions)) head.appendChild(actions);
+			patch(actions, [canWrite(), r.state, r.result], () => requestActions(r, view));
+
+			const cl = Array.isArray(r.checks) ? r.checks.filter((x) => x && typeof x === 'object') : [];
+			const n = { fail: 0, warn: 0, pass: 0 };
+			for (const x of cl) if (n[x.status] !== undefined) n[x.status]++;
+			checks.head.querySelector('h2').textContent = 'Checklist (' + n.fail + ' fail, ' + n.warn + ' warn, ' +
+				n.pass + ' pass)';
+			patch(checks.body, [cl, r.checked], () => h('div', null, table([
+				{ t: 'Check', f: (x) => h('span.mono', { 'data-testid': 'check-name' }, gt(x.name || '?')) },
+				{ t: 'Kind', f: (x) => h('span.muted', null, checkGroup(x.name)) },
+				{ t: 'Status', f: (x) => badge(x.status, 'check-status') },
+				{ t: 'Reason', f: (x) => h('span.reason', null, gt(x.reason || '')) },
+			], cl, 'request-checks', 'no checks recorded', (x) => ({
+				'data-name': String(x.name || ''),
+				class: ['pass', 'warn', 'fail'].includes(x.status) ? 'check-' + x.status : null,
+			})), h('p.muted.small', null, 'Checked ', timeCell(r.checked), r.result === 'fail' ?
+				' · a failed check blocks approval unless the approver overrides it (force, recorded in the audit log)' :
+				null)));
+
+			patch(consent.body, [r.consent_method, r.signup_url, r.unsubscribe_url], () => kv([
+				['Consent method', r.consent_method ? h('span.prewrap', { 'data-testid': 'req-consent' },
+					gt(r.consent_method)) : null],
+				['Sign-up URL', r.signup_url ? urlText(r.signup_url, 'req-signup') : null],
+				['Unsubscribe URL', r.unsubscribe_url ? urlText(r.unsubscribe_url, 'req-unsubscribe') : null],
+			], 'request-consent'));
+
+			const fl = [];
+			if (r.sample && typeof r.sample === 'object') fl.push(Object.assign({ kind: 'sample', fetch: 'sample' }, r.sample));
+			for (const e of Array.isArray(r.evidence) ? r.evidence : [])
+				if (e && typeof e === 'object') fl.push(Object.assign({ kind: 'evidence', fetch: String(e.name || '') }, e));
+			files.head.querySelector('h2').textContent = 'Sample and evidence (' + fl.length + ')';
+			const cols = [
+				{ t: 'File', f: (x) => h('code.guest', { 'data-testid': 'file-name' }, gt(x.name || x.fetch)) },
+				{ t: 'Kind', f: (x) => h('span.muted', null, x.kind) },
+				{ t: 'Size', cls: 'num', f: (x) => h('span', { title: fmtNum(x.size) + ' bytes' }, fmtBytes(x.size)) },
+				{ t: 'SHA-256', f: (x) => h('span.mono.hash', { 'data-testid': 'file-sha256' }, x.sha256 || '') },
+			];
+			if (canWrite()) cols.push({ t: '', f: (x) => actionButton('Download', 'btn-download', 'ghost small',
+				(e) => downloadFile(r.id, x, e.currentTarget)) });
+			patch(files.body, [canWrite(), fl], () => h('div', null, table(cols, fl, 'request-files', 'no files',
+				(x) => ({ 'data-file': x.fetch })), canWrite() ? h('p.muted.small', null,
+				'Files download as attachments and are never opened in the dashboard.') : null));
+		});
+		view.current = () => cur;
+	}
+
+	function requestHead(r) {
+		const by = (who, op) => (who ? h('span', null, who, op ? h('span.muted', null, ' (' + op + ')') : null) : null);
+		const decided = r.state !== 'pending';
+		return h('div', null,
+			h('div.vm-title', null, h('h1', { 'data-testid': 'req-title' }, 'Whitelist request #' + r.id),
+				badge(r.state, 'req-state'), badge(r.result, 'req-result'),
+				r.forced ? h('span.badge.badge-forced', { 'data-testid': 'req-forced', title: 'failed checks overridden' },
+					'forced') : null),
+			h('p.req-vm', null, 'VM ', vmLink(r.uuid, r.name, 'req-vm')),
+			kv([
+				['Ticket', r.ticket ? h('span.mono', { 'data-testid': 'req-ticket' }, gt(r.ticket)) : null],
+				['Customer', r.customer ? gt(r.customer) : null],
+				['From domain', r.from_domain ? h('span.mono', null, gt(r.from_domain)) : null],
+				['Sending IPs', Array.isArray(r.ips) && r.ips.length ? h('span.mono', { 'data-testid': 'req-ips' },
+					r.ips.map(String).join(', ')) : null],
+				['Created', timeCell(r.created)],
+				['Created by', by(r.created_by, r.operator)],
+				['Decided', decided ? timeCell(r.decided) : undefined],
+				['Decided by', decided ? by(r.decided_by, r.decided_operator) : undefined],
+				['Decision reason', decided ? (r.decision_reason ? h('span.reason', { 'data-testid': 'req-decision-reason' },
+					gt(r.decision_reason)) : null) : undefined],
+				['Audit id', r.decision ? h('span.mono', null, String(r.decision)) : undefined],
+				['Expires', r.expires ? h('span', null, timeCell(r.expires), r.state === 'approved' ?
+					[' · ', countdown(r.expires, 'req-countdown')] : null) : undefined],
+				['Limits', r.state !== 'pending' && r.state !== 'rejected' ? limitsText(r.limits) : undefined],
+				['Ended', r.ended ? timeCell(r.ended) : undefined],
+				['Ended because', r.ended_reason ? h('span.reason', null, gt(r.ended_reason)) : undefined],
+			], 'request-facts'));
+	}
+
+	function requestActions(r, view) {
+		if (!canWrite() || r.state !== 'pending') return h('span');
+		const reload = () => view.refresh();
+		const box = h('div.action-row');
+		box.appendChild(actionButton('Approve…', 'btn-approve', 'primary', () => approveRequestDialog(view.current() || r,
+			reload)));
+		box.appendChild(actionButton('Reject…', 'btn-reject', 'danger', () => rejectRequestDialog(view.current() || r,
+			reload)));
+		box.appendChild(actionButton('Recheck', 'btn-recheck', 'ghost', async (e) => {
+			const b = e.currentTarget;
+			b.disabled = true;
+			b.textContent = 'Checking…';
+			try {
+				const x = await api('POST', '/v1/requests/' + encodeURIComponent(r.id) + '/recheck', {});
+				showMsg('Request #' + r.id + ' checked again: ' + (x && x.result ? x.result : 'done'), 'ok');
+				reload();
+			} catch (x) {
+				if (x.status !== 401) showMsg(x.message, 'error');
+			} finally {
+				b.disabled = false;
+				b.textContent = 'Recheck';
+			}
+		}));
+		return box;
+	}
+
+	function requestLabel(r) {
+		return h('p.dialog-vm', null, h('b', null, 'Request #' + r.id), ' · ', r.name ? h('b', null, gt(r.name)) : null,
+			r.name ? ' ' : null, h('span.mono.muted', null, r.uuid || ''), r.ticket ? [' · ticket ', gt(r.ticket)] : null);
+	}
+
+	const WL_DURATIONS = [[86400, '1 day'], [7 * 86400, '7 days'], [30 * 86400, '30 days'], [90 * 86400, '90 days'],
+		[365 * 86400, '1 year'], [3 * 365 * 86400, '3 years'], ['days', 'number of days…']];
+
+	function approveRequestDialog(r, done) {
+		const reason = reasonInput('dlg-reason'), op = operatorInput('dlg-operator');
+		const dur = durationSelect('dlg-wl-duration', WL_DURATIONS, 30 * 86400);
+		const days = h('input', { id: 'dlg-days', type: 'number', min: 1, max: 1095, step: 1, value: 30,
+			'data-testid': 'dlg-days', disabled: true });
+		dur.addEventListener('change', () => {
+			days.disabled = dur.value !== 'days';
+		});
+		const scale = h('input', { id: 'dlg-scale', type: 'number', min: 2, max: 1000, step: 1,
+			placeholder: 'empty: full exemption', 'data-testid': 'dlg-scale' });
+		const failed = (Array.isArray(r.checks) ? r.checks : []).filter((c) => c && c.status === 'fail')
+			.map((c) => String(c.name));
+		const force = h('input', { id: 'dlg-force', type: 'checkbox', 'data-testid': 'dlg-force' });
+		const forceBox = r.result === 'fail' ? h('div.force', null,
+			h('p.warn-text', null, 'Failed checks: ' + (failed.length ? failed.join(', ') : '(see the checklist)') +
+				'. The controller refuses the approval unless you override them.'),
+			h('label.check', { for: 'dlg-force' }, force, ' force: override failed checks (recorded in the audit log)')) : null;
+		openDialog('Approve whitelist request', [requestLabel(r), forceBox,
+			field('dlg-wl-duration', 'Whitelisted for', dur), field('dlg-days', 'Days', days, '1 … 1095'),
+			field('dlg-scale', 'Limits: scale thresholds ×', scale, '2 … 1000; empty: full exemption'),
+			field('dlg-reason', 'Reason', reason, 'recorded in the audit log'),
+			field('dlg-operator', 'Operator', op)], 'Approve', 'primary', async () => {
+			let secs = Number(dur.value);
+			if (dur.value === 'days') {
+				const d = Number(days.value);
+				if (!Number.isInteger(d) || d < 1 || d > 1095) throw new Error('Days: an integer from 1 to 1095.');
+				secs = d * 86400;
+			}
+			let limits = null;
+			if (scale.value.trim() !== '') {
+				const n = Number(scale.value);
+				if (!Number.isInteger(n) || n < 2 || n > 1000) throw new Error('Scale: an integer from 2 to 1000, or empty.');
+				limits = { scale: n };
+			}
+			const body = readOperator(op, { reason: reason.value.trim(), duration_s: secs, limits });
+			if (force.checked) body.force = true;
+			const x = await api('POST', '/v1/requests/' + encodeURIComponent(r.id) + '/approve', body);
+			done();
+			return 'Request #' + r.id + ' approved: ' + (r.name || r.uuid) + ' whitelisted' +
+				(x && x.expires ? ' until ' + fmtTime(x.expires) : '') + (x && x.forced ? ' (forced)' : '');
+		});
+	}
+
+	function rejectRequestDialog(r, done) {
+		const reason = reasonInput('dlg-reason'), op = operatorInput('dlg-operator');
+		openDialog('Reject whitelist request', [requestLabel(r), field('dlg-reason', 'Reason', reason,
+			'recorded in the audit log'), field('dlg-operator', 'Operator', op)], 'Reject', 'danger', async () => {
+			const body = readOperator(op, { reason: reason.value.trim() });
+			await api('POST', '/v1/requests/' + encodeURIComponent(r.id) + '/reject', body);
+			done();
+			return 'Request #' + r.id + ' rejected';
+		});
+	}
+
+	/* A file name the API accepts (1-100 of A-Z a-z 0-9 . _ -, no leading
+	 * dot), kept close to the original. */
+	function safeFileName(name, fallback) {
+		let s = String(name || '').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '');
+		if (s.length > 100) {
+			const dot = s.lastIndexOf('.');
+			const ext = dot > 0 && s.length - dot <= 12 ? s.slice(dot) : '';
+			s = s.slice(0, 100 - ext.length) + ext;
+		}
+		return s || fallback;
+	}
+
+	function uniqueName(name, taken) {
+		let s = name, i = 2;
+		const dot = name.lastIndexOf('.');
+		const stem = dot > 0 ? name.slice(0, dot) : name, ext = dot > 0 ? name.slice(dot) : '';
+		while (taken.has(s)) s = (stem.slice(0, 100 - ext.length - 4) + '-' + i++) + ext;
+		taken.add(s);
+		return s;
+	}
+
+	function base64Of(buf) {
+		const u = new Uint8Array(buf);
+		let s = '';
+		for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, u.subarray(i, i + 0x8000));
+		return btoa(s);
+	}
+
+	/* The chosen file as {name, content_base64}. */
+	async function fileBody(file, name) {
+		return { name, content_base64: base64Of(await file.arrayBuffer()) };
+	}
+
+	/* Download a request's file: fetched with the token, saved through an
+	 * object URL as octet-stream (the browser never renders it). */
+	async function downloadFile(id, f, btn) {
+		if (btn) btn.disabled = true;
+		try {
+			const blob = await apiBlob('/v1/requests/' + encodeURIComponent(id) + '/files/' + encodeURIComponent(f.fetch));
+			let note = '';
+			if (f.sha256 && window.crypto && crypto.subtle) {
+				const d = new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()));
+				const hex = Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+				note = hex === f.sha256 ? ', SHA-256 matches' : ', SHA-256 DIFFERS from the record';
+			}
+			const url = URL.createObjectURL(new Blob([blob], { type: 'application/octet-stream' }));
+			const save = safeFileName(f.kind === 'sample' ? f.name || 'sample.eml' : f.fetch, 'file') +
+				(f.kind === 'sample' && !/\.eml$/i.test(f.name || '') ? '.eml' : '');
+			const a = h('a', { href: url, download: save, hidden: true });
+			document.body.appendChild(a);
+			a.click();
+			a.remove();
+			setTimeout(() => URL.revokeObjectURL(url), 60000);
+			showMsg('Downloaded ' + save + ' (' + fmtBytes(blob.size) + note + ')', /DIFFERS/.test(note) ? 'error' : 'ok');
+		} catch (e) {
+			if (e.status !== 401) showMsg(e.message || String(e), 'error');
+		} finally {
+			if (btn) btn.disabled = false;
+		}
+	}
+
+	const REQ_EVIDENCE_MAX = 8;
+
+	function viewRequestNew(v, params) {
+		S.view = { name: 'request-new' };
+		setRefreshState(true, '');
+		if (!canWrite()) {
+			append(v, [h('section.card', { 'data-testid': 'req-form-denied' }, h('div.card-head', null,
+				h('h2', null, 'New whitelist request')), h('div.card-body', null, h('p.muted', null,
+				'Filing a whitelist request needs the support role.'), h('p', null,
+				h('a', { href: '#/requests' }, 'All requests'))))]);
+			return;
+		}
+		const text = (id, max, attrs) => h('input', Object.assign({ id, type: 'text', maxlength: max, autocomplete: 'off',
+			'data-testid': id, spellcheck: 'false' }, attrs || {}));
+		const uuid = text('req-uuid', 36, { value: String(params.get('uuid') || '').toLowerCase(), required: true,
+			placeholder: '8-4-4-4-12 hex' });
+		const ticket = text('req-ticket', 64, { required: true });
+		const customer = text('req-customer', 128, { required: true });
+		const consent = h('textarea', { id: 'req-consent', rows: 3, maxlength: 4000, 'data-testid': 'req-consent',
+			placeholder: 'how the recipients subscribed, e.g. double opt-in: sign-up form, then a confirmation link' });
+		const signup = text('req-signup', 2000, { type: 'url', placeholder: 'https://…' });
+		const unsub = text('req-unsub', 2000, { type: 'url', placeholder: 'https://… (the sample\'s own link)' });
+		const ips = text('req-ips', 1000, { required: true, placeholder: '198.51.100.7, 2001:db8::7' });
+		const sample = h('input', { id: 'req-sample', type: 'file', accept: '.eml,message/rfc822,text/plain',
+			required: true, 'data-testid': 'req-sample' });
+		const evidence = h('input', { id: 'req-evidence', type: 'file', multiple: true, 'data-testid': 'req-evidence' });
+		const evList = h('ul.file-list', { 'data-testid': 'req-evidence-list' });
+		const sampleInfo = h('small.muted', { 'data-testid': 'req-sample-info' }, 'required: the raw message (.eml)');
+		const op = operatorInput('req-operator');
+		const err = h('p.error-text', { role: 'alert', hidden: true, 'data-testid': 'req-error' });
+		const submit = h('button.primary', { type: 'submit', 'data-testid': 'req-submit' }, 'File request');
+
+		/* the names the files will have on the controller */
+		const evNames = () => {
+			const taken = new Set(['sample']);
+			return Array.from(evidence.files || []).map((f) => uniqueName(safeFileName(f.name, 'evidence'), taken));
+		};
+		sample.addEventListener('change', () => {
+			const f = sample.files && sample.files[0];
+			sampleInfo.textContent = f ? f.name + ' · ' + fmtBytes(f.size) : 'required: the raw message (.eml)';
+		});
+		evidence.addEventListener('change', () => {
+			const fs = Array.from(evidence.files || []), names = evNames();
+			clear(evList);
+			fs.forEach((f, i) => evList.appendChild(h('li', null, h('code.guest', null, gt(names[i])), ' ',
+				h('span.muted', null, fmtBytes(f.size)), names[i] !== f.name ? h('span.muted', null, ' (from ', gt(f.name),
+				')') : null)));
+			if (fs.length > REQ_EVIDENCE_MAX)
+				evList.appendChild(h('li.error-text', null, 'at most ' + REQ_EVIDENCE_MAX + ' files'));
+		});
+
+		const wide = (el) => {
+			el.classList.add('wide');
+			return el;
+		};
+		const form = h('form.req-form', { 'data-testid': 'req-form', id: 'req-form', novalidate: true, autocomplete: 'off' },
+			h('div.form-grid', null,
+				field('req-uuid', 'VM UUID', uuid), field('req-ticket', 'Ticket', ticket),
+				field('req-customer', 'Customer', customer), field('req-ips', 'Sending IPs', ips, 'comma or space separated'),
+				wide(field('req-consent', 'Consent method', consent, 'support needs a description (checked: not empty, ' +
+					'20 characters or more)')),
+				field('req-signup', 'Sign-up URL', signup), field('req-unsub', 'Unsubscribe URL', unsub),
+				h('div.field', null, h('label', { for: 'req-sample' }, 'Sample message'), sample, sampleInfo),
+				field('req-evidence', 'Evidence files', evidence, 'up to ' + REQ_EVIDENCE_MAX + ' files of 4 MiB each ' +
+					'(screenshots, consent logs)'),
+				wide(h('div.field', null, evList)),
+				field('req-operator', 'Operator', op)),
+			err, h('div.form-actions', null, h('a.cancel', { href: '#/requests' }, 'Cancel'), submit));
+		form.addEventListener('submit', async (e) => {
+			e.preventDefault();
+			err.hidden = true;
+			const u = uuid.value.trim().toLowerCase();
+			const ipl = ips.value.split(/[\s,;]+/).filter(Boolean);
+			const sf = sample.files && sample.files[0];
+			const evf = Array.from(evidence.files || []);
+			let problem = '';
+			if (!UUID_RE.test(u)) problem = 'VM UUID: a domain UUID (8-4-4-4-12 hex digits).';
+			else if (!ticket.value.trim()) problem = 'Ticket is required.';
+			else if (!customer.value.trim()) problem = 'Customer is required.';
+			else if (!ipl.length) problem = 'Sending IPs: at least one address.';
+			else if (!sf) problem = 'Sample message: choose the .eml file.';
+			else if (evf.length > REQ_EVIDENCE_MAX) problem = 'Evidence: at most ' + REQ_EVIDENCE_MAX + ' files.';
+			if (problem) {
+				err.textContent = problem;
+				err.hidden = false;
+				return;
+			}
+			submit.disabled = true;
+			submit.textContent = 'Checking…';
+			try {
+				const names = evNames();
+				const body = { uuid: u, ticket: ticket.value.trim(), customer: customer.value.trim(),
+					consent_method: consent.value.trim(), ips: ipl,
+					sample: await fileBody(sf, safeFileName(sf.name, 'sample.eml')) };
+				if (signup.value.trim()) body.signup_url = signup.value.trim();
+				if (unsub.value.trim()) body.unsubscribe_url = unsub.value.trim();
+				if (evf.length) body.evidence = await Promise.all(evf.map((f, i) => fileBody(f, names[i])));
+				readOperator(op, body);
+				const r = await api('POST', '/v1/requests', body);
+				if (!r || !REQ_ID_RE.test(String(r.id))) throw new Error('unexpected answer from POST /v1/requests');
+				showMsg('Request #' + r.id + ' filed for ' + (r.name || u) + ': checks ' + (r.result || '?'), 'ok');
+				location.hash = reqHref(r.id);
+			} catch (x) {
+				err.textContent = x.message || String(x);
+				err.hidden = false;
+			} finally {
+				submit.disabled = false;
+				submit.textContent = 'File request';
+			}
+		});
+		const s = section('New whitelist request', 'req-new', h('a.more', { href: '#/requests' }, 'all requests →'));
+		append(s.body, [h('p.muted', null, 'The controller checks the sample, the URLs and the DNS of the sending IPs ' +
+			'(doc/checks.md) before it stores the request; this can take a few seconds.'), form]);
+		append(v, [s.el]);
+		setTimeout(() => (uuid.value ? ticket : uuid).focus(), 0);
 	}
 
 	/* ---- start ----------------------------------------------------------------------------- */

@@ -3,16 +3,21 @@
 // driven by playwright-core):
 //
 //   BASE_URL=http://127.0.0.1:18451 TOKEN_VIEWER=tw_... TOKEN_SUPPORT=tw_... \
-//   VM_BLOCKED=uuid VM_APPROVE=uuid SHOT_DIR=dir node tests/web/ui.mjs
+//   VM_BLOCKED=uuid VM_APPROVE=uuid VM_FREE=uuid REQ_ID=n SHOT_DIR=dir node tests/web/ui.mjs
 //
 // As a viewer: the overview, a blocked VM's page (the hostile subject shows
 // as text, no script ran, no action buttons), the whitelist (no forms or
-// buttons), the live events.  As support: approve VM_APPROVE on the
-// whitelist page, unblock VM_BLOCKED on its page.  No console error, page
-// error or CSP violation may occur.  One line per check ("PASS name",
-// "FAIL name: why"); exit 1 if any failed.  Every wait is bounded.
+// buttons), the whitelist requests (REQ_ID, pending for VM_FREE, with its
+// checklist; no buttons or downloads), the live events.  As support:
+// approve VM_APPROVE on the whitelist page, unblock VM_BLOCKED on its page;
+// download REQ_ID's sample, approve it without force (refused: 409), reject
+// it; file a new request for VM_BLOCKED through the form.  No console
+// error, page error or CSP violation may occur.  One line per check ("PASS
+// name", "FAIL name: why"); exit 1 if any failed.  Every wait is bounded.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const env = (k, def) => {
@@ -28,11 +33,15 @@ const TOKEN_VIEWER = env('TOKEN_VIEWER');
 const TOKEN_SUPPORT = env('TOKEN_SUPPORT');
 const VM_BLOCKED = env('VM_BLOCKED').toLowerCase();
 const VM_APPROVE = env('VM_APPROVE').toLowerCase();
+const VM_FREE = env('VM_FREE').toLowerCase();     // REQ_ID's VM
+const REQ_ID = env('REQ_ID');                     // a pending whitelist request whose checks fail
 const SHOT_DIR = env('SHOT_DIR', '.');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const WAIT = 15000;
 const XSS_SUBJECT = '<script>window.__xss=1</script>';
 const TICKET = 'T-UI-1';
+const REQ_TICKET = 'T-UI-REQ';
+const TMP = mkdtempSync(path.join(tmpdir(), 'tw-ui-'));
 
 let failed = 0;
 const pass = (name) => console.log(`PASS ${name}`);
@@ -191,6 +200,61 @@ async function goto(page, hash) {
 			if (forms || btns) return `approve forms: ${forms}, action buttons: ${btns}`;
 		});
 
+		// whitelist requests: read only
+		await goto(page, '#/requests');
+		await check(`viewer: the requests list shows request ${REQ_ID} as pending, for VM_FREE`, async () => {
+			const row = page.locator(`${tid('requests-table')} tr[data-id="${REQ_ID}"]`);
+			await row.waitFor();
+			const st = (await row.locator(tid('request-state')).textContent()).trim();
+			if (st !== 'pending') return `state "${st}"`;
+			const href = await row.locator(tid('vm-link')).getAttribute('href');
+			if (href !== '#/vm/' + VM_FREE) return `the VM links to ${href}`;
+			const res = (await row.locator(tid('request-result')).textContent()).trim();
+			if (res !== 'fail') return `result "${res}", the sample is meant to fail`;
+		});
+		await check('viewer: no New request button on the requests list', async () => {
+			const n = await page.locator(ACTIONS).count();
+			if (n) return `${n} action buttons`;
+		});
+		await page.click(`${tid('requests-table')} tr[data-id="${REQ_ID}"] ${tid('request-link')}`);
+		await check(`viewer: request ${REQ_ID} shows its checklist: a fail line with a reason and the DNS lines`, async () => {
+			await page.waitForFunction((n) => location.hash === '#/requests/' + n, REQ_ID, { timeout: WAIT });
+			await page.locator(`${tid('request-checks')} tbody tr[data-name]`).first().waitFor();
+			const rows = await page.locator(`${tid('request-checks')} tbody tr[data-name]`).evaluateAll((trs) =>
+				trs.map((tr) => ({ name: tr.dataset.name,
+					status: tr.querySelector('[data-testid="check-status"]').textContent.trim(),
+					reason: tr.lastElementChild.textContent.trim() })));
+			const bad = rows.filter((r) => !['pass', 'warn', 'fail'].includes(r.status));
+			if (bad.length) return `lines without a pass/warn/fail badge: ${JSON.stringify(bad)}`;
+			const fails = rows.filter((r) => r.status === 'fail');
+			if (!fails.length) return `no fail badge: ${JSON.stringify(rows)}`;
+			if (fails.some((r) => !r.reason)) return `a fail line without a reason: ${JSON.stringify(fails)}`;
+			const names = new Set(rows.map((r) => r.name));
+			const missing = ['ptr', 'fcrdns', 'spf', 'dmarc', 'dkim_key', 'list_unsubscribe', 'html_content']
+				.filter((n) => !names.has(n));
+			if (missing.length) return `no lines ${missing.join(', ')} (have ${[...names].join(', ')})`;
+			const st = (await page.locator(tid('req-state')).textContent()).trim();
+			const res = (await page.locator(tid('req-result')).textContent()).trim();
+			if (st !== 'pending' || res !== 'fail') return `state ${st}, result ${res}`;
+		});
+		await check('viewer: the request lists the sample with size and SHA-256, without a download', async () => {
+			const row = page.locator(`${tid('request-files')} tr[data-file="sample"]`);
+			await row.waitFor();
+			const sha = (await row.locator(tid('file-sha256')).textContent()).trim();
+			if (!/^[0-9a-f]{64}$/.test(sha)) return `SHA-256 "${sha}"`;
+		});
+		await check('viewer: no approve, reject, recheck or download buttons on the request', async () => {
+			await page.waitForTimeout(500);
+			const n = await page.locator(ACTIONS).count();
+			if (n) return `${n} action buttons: ${(await page.locator(ACTIONS).evaluateAll((b) => b.map((x) => x.dataset.testid))).join(',')}`;
+		});
+		await shot(page, 'request-viewer.png');
+		await goto(page, '#/requests/new');
+		await check('viewer: the new-request page shows no form', async () => {
+			await page.locator(tid('req-form-denied')).waitFor();
+			if (await page.locator(tid('req-form')).count()) return 'the form is there';
+		});
+
 		// events
 		await goto(page, '#/events');
 		await check('viewer: the events timeline shows an event within 10 s (live)', async () => {
@@ -269,6 +333,149 @@ async function goto(page, hash) {
 				return el && el.textContent.includes('ui test');
 			}, tid('history-table'), { timeout: WAIT }));
 		await shot(page, 'vm-support.png');
+
+		// whitelist requests
+		await goto(page, '#/requests/' + REQ_ID);
+		await check(`support: request ${REQ_ID} has Approve, Reject and Recheck`, async () => {
+			for (const b of ['btn-approve', 'btn-reject', 'btn-recheck'])
+				await page.locator(`button${tid(b)}`).waitFor({ state: 'visible' });
+		});
+		await check('support: download the sample (an attachment; its bytes have the listed SHA-256)', async () => {
+			const row = page.locator(`${tid('request-files')} tr[data-file="sample"]`);
+			const sha = (await row.locator(tid('file-sha256')).textContent()).trim();
+			const [dl] = await Promise.all([page.waitForEvent('download', { timeout: WAIT }),
+				row.locator(tid('btn-download')).click()]);
+			const file = path.join(TMP, 'download.eml');
+			await dl.saveAs(file);
+			const got = createHash('sha256').update(readFileSync(file)).digest('hex');
+			if (got !== sha) return `downloaded ${got}, listed ${sha}`;
+			if (!/\.eml$/.test(dl.suggestedFilename())) return `saved as ${dl.suggestedFilename()}`;
+			const frames = page.frames().length;
+			if (frames !== 1) return `${frames} frames: the file was rendered`;
+		});
+		await check('support: Approve without force is refused, the dialog shows the 409 and the failed checks', async () => {
+			await page.click(tid('btn-approve'));
+			await page.locator(tid('dlg-reason')).waitFor({ state: 'visible' });
+			if (!(await page.locator(tid('dlg-force')).isVisible())) return 'no force checkbox for a failed request';
+			await page.fill(tid('dlg-reason'), 'ui test: approve without force');
+			await page.click(tid('dialog-submit'));
+			const err = page.locator('#dialog-error');
+			await err.waitFor({ state: 'visible' });
+			const text = await err.textContent();
+			// the refused approval is the point of this check, not a problem
+			await page.waitForTimeout(200);
+			for (let i = problems.length - 1; i >= 0; i--)
+				if (/\b409\b/.test(problems[i]) && /\/v1\/requests\/\d+\/approve\s*$/.test(problems[i])) problems.splice(i, 1);
+			if (!/409/.test(text) || !/checks failed/.test(text)) return `dialog error "${text}"`;
+			if (!(await page.locator(tid('dialog')).isVisible())) return 'the dialog closed';
+			await page.screenshot({ path: path.join(SHOT_DIR, 'request-approve-refused.png'), timeout: WAIT });
+			await page.click(tid('dialog-cancel'));
+			const st = (await page.locator(tid('req-state')).textContent()).trim();
+			if (st !== 'pending') return `state ${st} after the refusal`;
+		});
+		await check('support: Reject with a reason turns the request rejected', async () => {
+			await page.click(tid('btn-reject'));
+			await page.locator(tid('dlg-reason')).waitFor({ state: 'visible' });
+			await page.fill(tid('dlg-reason'), 'ui test: the sample fails');
+			await page.click(tid('dialog-submit'));
+			await page.waitForFunction((sel) => {
+				const el = document.querySelector(sel);
+				return el && el.textContent.trim() === 'rejected';
+			}, tid('req-state'), { timeout: WAIT });
+			await page.waitForFunction((sel) => {
+				const el = document.querySelector(sel);
+				return el && el.textContent.includes('ui test: the sample fails');
+			}, tid('req-decision-reason'), { timeout: WAIT });
+			const n = await page.locator(`${tid('btn-approve')}, ${tid('btn-reject')}, ${tid('btn-recheck')}`).count();
+			if (n) return `${n} decision buttons left on a rejected request`;
+		});
+		await shot(page, 'request-support.png');
+		await goto(page, '#/requests?state=rejected');
+		await check(`support: the rejected filter lists request ${REQ_ID}`, async () => {
+			const row = page.locator(`${tid('requests-table')} tr[data-id="${REQ_ID}"]`);
+			await row.waitFor();
+			const st = (await row.locator(tid('request-state')).textContent()).trim();
+			if (st !== 'rejected') return `state "${st}"`;
+		});
+
+		// a new request through the form, for VM_BLOCKED (no request yet)
+		const sampleFile = path.join(TMP, 'newsletter sample.eml');
+		writeFileSync(sampleFile, ['From: Shop News <news@shop.example>', 'To: subscriber@example.net',
+			'Subject: Our December selection', 'Date: Thu, 03 Dec 2026 10:00:00 +0000',
+			'Message-ID: <20261203.42@mail.shop.example>',
+			'List-Unsubscribe: <https://shop.example/unsubscribe/u42>',
+			'List-Unsubscribe-Post: List-Unsubscribe=One-Click', 'List-Id: Shop News <news.shop.example>',
+			'Precedence: bulk', 'MIME-Version: 1.0', 'Content-Type: text/html; charset=utf-8', '',
+			'<html><body><p>Hello! <a href="https://shop.example/december">December</a>.</p>',
+			'<p>You receive this because you subscribed at shop.example.</p>',
+			'<p><a href="https://shop.example/unsubscribe/u42">Unsubscribe</a></p></body></html>', ''].join('\r\n'));
+		const evidenceFile = path.join(TMP, 'signup-form.png');
+		writeFileSync(evidenceFile, Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'));
+		await page.click(tid('nav-requests'));
+		await check('support: the requests list has a New request button that opens the form', async () => {
+			await page.click(tid('btn-new-request'));
+			await page.locator(tid('req-form')).waitFor();
+		});
+		await goto(page, '#/requests/new?uuid=' + VM_BLOCKED);
+		let newId = null;
+		await check(`support: file a request for ${VM_BLOCKED} through the form; it lands on its detail page`, async () => {
+			await page.waitForFunction((u) => {
+				const el = document.querySelector('[data-testid="req-uuid"]');
+				return el && el.value === u;
+			}, VM_BLOCKED, { timeout: WAIT });
+			await page.fill(tid('req-ticket'), REQ_TICKET);
+			await page.fill(tid('req-customer'), 'C-UI-REQ');
+			await page.fill(tid('req-consent'), 'double opt-in: sign-up form, then a confirmation link');
+			await page.fill(tid('req-signup'), 'https://shop.example/newsletter');
+			await page.fill(tid('req-unsub'), 'https://shop.example/unsubscribe/u42');
+			await page.fill(tid('req-ips'), '198.18.7.2, 198.18.7.200');
+			// no sample yet: the form says so and files nothing
+			await page.click(tid('req-submit'));
+			await page.locator(tid('req-error')).waitFor({ state: 'visible' });
+			const e1 = await page.locator(tid('req-error')).textContent();
+			if (!/sample/i.test(e1)) return `without a sample the form says "${e1}"`;
+			await page.setInputFiles(tid('req-sample'), sampleFile);
+			await page.setInputFiles(tid('req-evidence'), [evidenceFile]);
+			await page.locator(`${tid('req-evidence-list')} li`).first().waitFor();
+			await page.screenshot({ path: path.join(SHOT_DIR, 'request-form.png'), timeout: WAIT });
+			await page.click(tid('req-submit'));
+			await page.waitForFunction((old) => /^#\/requests\/\d+$/.test(location.hash) &&
+				location.hash !== '#/requests/' + old, REQ_ID, { timeout: 20000 });
+			newId = (await page.evaluate(() => location.hash)).split('/').pop();
+			await page.waitForFunction((sel) => {
+				const el = document.querySelector(sel);
+				return el && el.textContent.trim() === 'pending';
+			}, tid('req-state'), { timeout: WAIT });
+			const ticket = (await page.locator(tid('req-ticket')).textContent()).trim();
+			if (ticket !== REQ_TICKET) return `ticket "${ticket}"`;
+			const ips = (await page.locator(tid('req-ips')).textContent()).trim();
+			if (ips !== '198.18.7.2, 198.18.7.200') return `IPs "${ips}"`;
+			await page.locator(`${tid('request-files')} tr[data-file="signup-form.png"]`).waitFor();
+			const sname = (await page.locator(`${tid('request-files')} tr[data-file="sample"] ${tid('file-name')}`)
+				.textContent()).trim();
+			if (sname !== 'newsletter_sample.eml') return `the sample is named "${sname}"`;
+			const vm = await page.locator(tid('req-vm')).getAttribute('href');
+			if (vm !== '#/vm/' + VM_BLOCKED) return `the VM links to ${vm}`;
+			await page.locator(`${tid('request-checks')} tbody tr[data-name="spf"]`).first().waitFor();
+		});
+		if (newId) await shot(page, 'request-new.png');
+		if (newId) {
+			await check(`support: a second request for ${VM_BLOCKED} is refused inline (409, still pending)`, async () => {
+				await goto(page, '#/requests/new?uuid=' + VM_BLOCKED);
+				await page.locator(tid('req-form')).waitFor();
+				await page.fill(tid('req-ticket'), REQ_TICKET + '-2');
+				await page.fill(tid('req-customer'), 'C-UI-REQ');
+				await page.fill(tid('req-ips'), '198.18.7.2');
+				await page.setInputFiles(tid('req-sample'), sampleFile);
+				await page.click(tid('req-submit'));
+				await page.locator(tid('req-error')).waitFor({ state: 'visible', timeout: 20000 });
+				const text = await page.locator(tid('req-error')).textContent();
+				await page.waitForTimeout(200);
+				for (let i = problems.length - 1; i >= 0; i--)
+					if (/\b409\b/.test(problems[i]) && /\/v1\/requests\s*$/.test(problems[i])) problems.splice(i, 1);
+				if (!/409/.test(text) || !text.includes('request ' + newId)) return `form error "${text}"`;
+			});
+		}
 	}
 
 	await check('no console errors, page errors, failed requests or CSP violations', () => {
@@ -278,6 +485,7 @@ async function goto(page, hash) {
 }
 
 await browser.close();
+rmSync(TMP, { recursive: true, force: true });
 clearTimeout(deadline);
 console.log(failed ? `ui: ${failed} check(s) failed` : 'ui: all checks passed');
 process.exit(failed ? 1 : 0);
