@@ -766,6 +766,77 @@ Para darte de baja: https://viajes.example/boletin/salir/a4c2
     add("good/spanish.eml", crlf(msg), "pass")
 
 
+def good_nested():
+    """multipart/mixed > related > alternative, an inline logo (cid:) and a
+    PDF catalogue: only the text and HTML parts are read."""
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+    pdf = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+           b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+           b"% links in an attachment are not the message's: http://198.18.9.9/ https://bit.ly/x\n"
+           b"trailer << /Root 1 0 R >>\n%%EOF\n")
+    msg = dkim("tools.example.com", "cat26") + """\
+From: Harbor Tools <catalog@tools.example.com>
+To: orders@example.net
+Subject: The 2026 spring catalogue (PDF inside)
+Date: Mon, 16 Mar 2026 13:00:00 -0400
+Message-ID: <catalog-2026-spring.19@tools.example.com>
+List-Id: Harbor Tools catalogue <catalog.tools.example.com>
+List-Unsubscribe: <https://tools.example.com/email/optout?c=19&k=e5a1>, <mailto:optout@tools.example.com>
+List-Unsubscribe-Post: List-Unsubscribe=One-Click
+Precedence: bulk
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="mix-19"
+
+--mix-19
+Content-Type: multipart/related; boundary="rel-19"; type="multipart/alternative"
+
+--rel-19
+Content-Type: multipart/alternative; boundary="alt-19"
+
+--alt-19
+Content-Type: text/plain; charset=us-ascii
+
+Our spring catalogue is attached (PDF, 2 pages) and online at
+https://tools.example.com/catalogue/2026-spring
+
+You are receiving this because you ordered from Harbor Tools.
+Harbor Tools Inc., 77 Dock Street, Baltimore, MD 21231
+Opt out of catalogue emails: https://tools.example.com/email/optout?c=19&k=e5a1
+
+--alt-19
+Content-Type: text/html; charset=us-ascii
+
+<html><body>
+<p><img src="cid:logo-19@tools.example.com" alt="Harbor Tools" width="120" height="40"></p>
+<p>Our spring catalogue is attached (PDF, 2 pages) and
+<a href="https://tools.example.com/catalogue/2026-spring">online</a>.</p>
+<p style="font-size:11px">You are receiving this because you ordered from Harbor Tools.<br>
+Harbor Tools Inc., 77 Dock Street, Baltimore, MD 21231<br>
+<a href="https://tools.example.com/email/optout?c=19&amp;k=e5a1">Opt out of catalogue emails</a></p>
+</body></html>
+
+--alt-19--
+
+--rel-19
+Content-Type: image/png
+Content-Transfer-Encoding: base64
+Content-ID: <logo-19@tools.example.com>
+Content-Disposition: inline; filename="logo.png"
+
+{png}
+--rel-19--
+
+--mix-19
+Content-Type: application/pdf; name="harbor-tools-spring-2026.pdf"
+Content-Transfer-Encoding: base64
+Content-Disposition: attachment; filename="harbor-tools-spring-2026.pdf"
+
+{pdf}
+--mix-19--
+""".format(png=b64_body(png).rstrip("\n"), pdf=b64_body(pdf).rstrip("\n"))
+    add("good/nested-mixed-related.eml", crlf(msg), "pass", reason={"link_hosts": "4 links to 1 host"})
+
+
 def good_more():
     add("good/date-zone-comment.eml", base(set_={"Date": "Tue, 03 Mar 2026 10:15:00 +0100(CET)"}), "pass")
     # the longest line RFC 5322 allows: 998 bytes
@@ -1094,6 +1165,7 @@ def main():
     good_french_latin1()
     good_italian()
     good_spanish()
+    good_nested()
     good_more()
     warns()
     bad_structure()
