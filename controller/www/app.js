@@ -1988,11 +1988,14 @@
 					'20 characters or more)')),
 				field('req-signup', 'Sign-up URL', signup), field('req-unsub', 'Unsubscribe URL', unsub),
 				h('div.field', null, h('label', { for: 'req-sample' }, 'Sample message'), sample, sampleInfo),
-				field('req-evidence', 'Evidence files', evidence, 'up to ' + REQ_EVIDENCE_MAX + ' files of 4 MiB each ' +
-					'(screenshots, consent logs)'),
-				wide(h('div.field', null, evList)),
+				h('div.field', null, h('label', { for: 'req-evidence' }, 'Evidence files'), evidence,
+					h('small.muted', null, 'optional: up to ' + REQ_EVIDENCE_MAX + ' files of 4 MiB each (screenshots, ' +
+						'consent logs)'), evList),
 				field('req-operator', 'Operator', op)),
 			err, h('div.form-actions', null, h('a.cancel', { href: '#/requests' }, 'Cancel'), submit));
+		form.addEventListener('change', () => {
+			err.hidden = true;
+		});
 		form.addEventListener('submit', async (e) => {
 			e.preventDefault();
 			err.hidden = true;
