@@ -109,8 +109,9 @@ struct html_named {
 	const char *utf8;
 };
 
-/* The references that carry words in real mail; invisible ones decode to
- * nothing so that "vi&zwnj;agra" reads as one word. */
+/* The references that carry words in real mail (punctuation, symbols and
+ * the Latin-1 letters); invisible ones decode to nothing so that
+ * "vi&zwnj;agra" reads as one word. */
 static const struct html_named html_names[] = {
 	{ "amp", "&" }, { "lt", "<" }, { "gt", ">" }, { "quot", "\"" }, { "apos", "'" },
 	{ "nbsp", " " }, { "ensp", " " }, { "emsp", " " }, { "thinsp", " " },
@@ -121,6 +122,30 @@ static const struct html_named html_names[] = {
 	{ "ndash", "\xe2\x80\x93" }, { "lsquo", "\xe2\x80\x98" }, { "rsquo", "\xe2\x80\x99" },
 	{ "ldquo", "\xe2\x80\x9c" }, { "rdquo", "\xe2\x80\x9d" }, { "laquo", "\xc2\xab" },
 	{ "raquo", "\xc2\xbb" }, { "middot", "\xc2\xb7" }, { "bull", "\xe2\x80\xa2" },
+	/* the Latin-1 letters: "d&eacute;sinscrire", "Stra&szlig;e" */
+	{ "Agrave", "\xc3\x80" }, { "Aacute", "\xc3\x81" }, { "Acirc", "\xc3\x82" },
+	{ "Atilde", "\xc3\x83" }, { "Auml", "\xc3\x84" }, { "Aring", "\xc3\x85" },
+	{ "AElig", "\xc3\x86" }, { "Ccedil", "\xc3\x87" }, { "Egrave", "\xc3\x88" },
+	{ "Eacute", "\xc3\x89" }, { "Ecirc", "\xc3\x8a" }, { "Euml", "\xc3\x8b" },
+	{ "Igrave", "\xc3\x8c" }, { "Iacute", "\xc3\x8d" }, { "Icirc", "\xc3\x8e" },
+	{ "Iuml", "\xc3\x8f" }, { "ETH", "\xc3\x90" }, { "Ntilde", "\xc3\x91" }, { "Ograve", "\xc3\x92" },
+	{ "Oacute", "\xc3\x93" }, { "Ocirc", "\xc3\x94" }, { "Otilde", "\xc3\x95" },
+	{ "Ouml", "\xc3\x96" }, { "times", "\xc3\x97" }, { "Oslash", "\xc3\x98" },
+	{ "Ugrave", "\xc3\x99" }, { "Uacute", "\xc3\x9a" }, { "Ucirc", "\xc3\x9b" },
+	{ "Uuml", "\xc3\x9c" }, { "Yacute", "\xc3\x9d" }, { "THORN", "\xc3\x9e" },
+	{ "szlig", "\xc3\x9f" }, { "agrave", "\xc3\xa0" }, { "aacute", "\xc3\xa1" },
+	{ "acirc", "\xc3\xa2" }, { "atilde", "\xc3\xa3" }, { "auml", "\xc3\xa4" },
+	{ "aring", "\xc3\xa5" }, { "aelig", "\xc3\xa6" }, { "ccedil", "\xc3\xa7" },
+	{ "egrave", "\xc3\xa8" }, { "eacute", "\xc3\xa9" }, { "ecirc", "\xc3\xaa" },
+	{ "euml", "\xc3\xab" }, { "igrave", "\xc3\xac" }, { "iacute", "\xc3\xad" },
+	{ "icirc", "\xc3\xae" }, { "iuml", "\xc3\xaf" }, { "eth", "\xc3\xb0" }, { "ntilde", "\xc3\xb1" },
+	{ "ograve", "\xc3\xb2" }, { "oacute", "\xc3\xb3" }, { "ocirc", "\xc3\xb4" },
+	{ "otilde", "\xc3\xb5" }, { "ouml", "\xc3\xb6" }, { "divide", "\xc3\xb7" },
+	{ "oslash", "\xc3\xb8" }, { "ugrave", "\xc3\xb9" }, { "uacute", "\xc3\xba" },
+	{ "ucirc", "\xc3\xbb" }, { "uuml", "\xc3\xbc" }, { "yacute", "\xc3\xbd" },
+	{ "thorn", "\xc3\xbe" }, { "yuml", "\xc3\xbf" }, { "OElig", "\xc5\x92" }, { "oelig", "\xc5\x93" },
+	{ "iexcl", "\xc2\xa1" }, { "iquest", "\xc2\xbf" }, { "ordf", "\xc2\xaa" }, { "ordm", "\xc2\xba" },
+	{ "deg", "\xc2\xb0" },
 };
 
 /* UTF-8 of code point cp into out (4 bytes); returns the length.

@@ -569,6 +569,13 @@ Content-Transfer-Encoding: 8bit
 
 """ + html
     add("good/french.eml", crlf(msg), "pass")
+    # the same letter as many ESPs write it: HTML entities for every accented letter
+    ent = html
+    for ch, name in (("é", "eacute"), ("è", "egrave"), ("ê", "ecirc"), ("É", "Eacute"), ("à", "agrave")):
+        ent = ent.replace(ch, "&" + name + ";")
+    assert "&eacute;sinscrire" in ent
+    add("good/french-entities.eml", crlf(msg.replace(html, ent).replace("8d21f0", "8d21f1")), "pass",
+        reason={"body_unsubscribe": "sinscri"})
 
 
 def good_subdomain():
