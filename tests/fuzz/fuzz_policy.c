@@ -2,7 +2,8 @@
 /* libFuzzer target: policy files are input.  Every byte string is parsed
  * as a policy, as reply patterns and as a whitelist; a pattern set that
  * loads is used to classify a reply, a whitelist that loads must be sorted,
- * unique and find each of its entries. */
+ * unique and find each of its entries as what it is: an exemption, or raised
+ * limits with its scale. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,8 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct whitelist w;
 	if (whitelist_parse("fuzz", (const char *)data, size, &w, &e) == 0) {
 		for (size_t i = 0; i < w.n; i++) {
-			if ((i > 0 && strcmp(w.e[i - 1].uuid, w.e[i].uuid) >= 0) ||
-			    !whitelist_contains(&w, w.e[i].uuid, 0))
+			const struct whitelist_entry *e = &w.e[i];
+
+			if ((i > 0 && strcmp(w.e[i - 1].uuid, e->uuid) >= 0) ||
+			    whitelist_contains(&w, e->uuid, 0) != (e->scale == 0) ||
+			    whitelist_scale(&w, e->uuid, 0) != e->scale)
 				abort();
 		}
 		whitelist_fini(&w);
