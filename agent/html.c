@@ -109,43 +109,44 @@ struct html_named {
 	const char *utf8;
 };
 
-/* The references that carry words in real mail (punctuation, symbols and
- * the Latin-1 letters); invisible ones decode to nothing so that
- * "vi&zwnj;agra" reads as one word. */
+/* The references that carry words in real mail: punctuation, symbols
+ * and the Latin-1 letters ("d&eacute;sinscrire", "Stra&szlig;e");
+ * invisible ones decode to nothing so that "vi&zwnj;agra" reads as one
+ * word.  Sorted by name in byte order: html_ref() looks a name up by
+ * binary search, once per reference in every HTML body. */
 static const struct html_named html_names[] = {
-	{ "amp", "&" }, { "lt", "<" }, { "gt", ">" }, { "quot", "\"" }, { "apos", "'" },
-	{ "nbsp", " " }, { "ensp", " " }, { "emsp", " " }, { "thinsp", " " },
-	{ "zwnj", "" }, { "zwj", "" }, { "shy", "" }, { "lrm", "" }, { "rlm", "" },
-	{ "copy", "\xc2\xa9" }, { "reg", "\xc2\xae" }, { "trade", "\xe2\x84\xa2" },
-	{ "euro", "\xe2\x82\xac" }, { "pound", "\xc2\xa3" }, { "yen", "\xc2\xa5" },
-	{ "cent", "\xc2\xa2" }, { "hellip", "\xe2\x80\xa6" }, { "mdash", "\xe2\x80\x94" },
-	{ "ndash", "\xe2\x80\x93" }, { "lsquo", "\xe2\x80\x98" }, { "rsquo", "\xe2\x80\x99" },
-	{ "ldquo", "\xe2\x80\x9c" }, { "rdquo", "\xe2\x80\x9d" }, { "laquo", "\xc2\xab" },
-	{ "raquo", "\xc2\xbb" }, { "middot", "\xc2\xb7" }, { "bull", "\xe2\x80\xa2" },
-	/* the Latin-1 letters: "d&eacute;sinscrire", "Stra&szlig;e" */
-	{ "Agrave", "\xc3\x80" }, { "Aacute", "\xc3\x81" }, { "Acirc", "\xc3\x82" },
-	{ "Atilde", "\xc3\x83" }, { "Auml", "\xc3\x84" }, { "Aring", "\xc3\x85" },
-	{ "AElig", "\xc3\x86" }, { "Ccedil", "\xc3\x87" }, { "Egrave", "\xc3\x88" },
-	{ "Eacute", "\xc3\x89" }, { "Ecirc", "\xc3\x8a" }, { "Euml", "\xc3\x8b" },
-	{ "Igrave", "\xc3\x8c" }, { "Iacute", "\xc3\x8d" }, { "Icirc", "\xc3\x8e" },
-	{ "Iuml", "\xc3\x8f" }, { "ETH", "\xc3\x90" }, { "Ntilde", "\xc3\x91" }, { "Ograve", "\xc3\x92" },
-	{ "Oacute", "\xc3\x93" }, { "Ocirc", "\xc3\x94" }, { "Otilde", "\xc3\x95" },
-	{ "Ouml", "\xc3\x96" }, { "times", "\xc3\x97" }, { "Oslash", "\xc3\x98" },
-	{ "Ugrave", "\xc3\x99" }, { "Uacute", "\xc3\x9a" }, { "Ucirc", "\xc3\x9b" },
-	{ "Uuml", "\xc3\x9c" }, { "Yacute", "\xc3\x9d" }, { "THORN", "\xc3\x9e" },
-	{ "szlig", "\xc3\x9f" }, { "agrave", "\xc3\xa0" }, { "aacute", "\xc3\xa1" },
-	{ "acirc", "\xc3\xa2" }, { "atilde", "\xc3\xa3" }, { "auml", "\xc3\xa4" },
-	{ "aring", "\xc3\xa5" }, { "aelig", "\xc3\xa6" }, { "ccedil", "\xc3\xa7" },
-	{ "egrave", "\xc3\xa8" }, { "eacute", "\xc3\xa9" }, { "ecirc", "\xc3\xaa" },
-	{ "euml", "\xc3\xab" }, { "igrave", "\xc3\xac" }, { "iacute", "\xc3\xad" },
-	{ "icirc", "\xc3\xae" }, { "iuml", "\xc3\xaf" }, { "eth", "\xc3\xb0" }, { "ntilde", "\xc3\xb1" },
-	{ "ograve", "\xc3\xb2" }, { "oacute", "\xc3\xb3" }, { "ocirc", "\xc3\xb4" },
-	{ "otilde", "\xc3\xb5" }, { "ouml", "\xc3\xb6" }, { "divide", "\xc3\xb7" },
-	{ "oslash", "\xc3\xb8" }, { "ugrave", "\xc3\xb9" }, { "uacute", "\xc3\xba" },
-	{ "ucirc", "\xc3\xbb" }, { "uuml", "\xc3\xbc" }, { "yacute", "\xc3\xbd" },
-	{ "thorn", "\xc3\xbe" }, { "yuml", "\xc3\xbf" }, { "OElig", "\xc5\x92" }, { "oelig", "\xc5\x93" },
-	{ "iexcl", "\xc2\xa1" }, { "iquest", "\xc2\xbf" }, { "ordf", "\xc2\xaa" }, { "ordm", "\xc2\xba" },
-	{ "deg", "\xc2\xb0" },
+	{ "AElig", "\xc3\x86" }, { "Aacute", "\xc3\x81" }, { "Acirc", "\xc3\x82" },
+	{ "Agrave", "\xc3\x80" }, { "Aring", "\xc3\x85" }, { "Atilde", "\xc3\x83" },
+	{ "Auml", "\xc3\x84" }, { "Ccedil", "\xc3\x87" }, { "ETH", "\xc3\x90" },
+	{ "Eacute", "\xc3\x89" }, { "Ecirc", "\xc3\x8a" }, { "Egrave", "\xc3\x88" },
+	{ "Euml", "\xc3\x8b" }, { "Iacute", "\xc3\x8d" }, { "Icirc", "\xc3\x8e" },
+	{ "Igrave", "\xc3\x8c" }, { "Iuml", "\xc3\x8f" }, { "Ntilde", "\xc3\x91" },
+	{ "OElig", "\xc5\x92" }, { "Oacute", "\xc3\x93" }, { "Ocirc", "\xc3\x94" },
+	{ "Ograve", "\xc3\x92" }, { "Oslash", "\xc3\x98" }, { "Otilde", "\xc3\x95" },
+	{ "Ouml", "\xc3\x96" }, { "THORN", "\xc3\x9e" }, { "Uacute", "\xc3\x9a" },
+	{ "Ucirc", "\xc3\x9b" }, { "Ugrave", "\xc3\x99" }, { "Uuml", "\xc3\x9c" },
+	{ "Yacute", "\xc3\x9d" }, { "aacute", "\xc3\xa1" }, { "acirc", "\xc3\xa2" },
+	{ "aelig", "\xc3\xa6" }, { "agrave", "\xc3\xa0" }, { "amp", "&" }, { "apos", "'" },
+	{ "aring", "\xc3\xa5" }, { "atilde", "\xc3\xa3" }, { "auml", "\xc3\xa4" },
+	{ "bull", "\xe2\x80\xa2" }, { "ccedil", "\xc3\xa7" }, { "cent", "\xc2\xa2" },
+	{ "copy", "\xc2\xa9" }, { "deg", "\xc2\xb0" }, { "divide", "\xc3\xb7" },
+	{ "eacute", "\xc3\xa9" }, { "ecirc", "\xc3\xaa" }, { "egrave", "\xc3\xa8" }, { "emsp", " " },
+	{ "ensp", " " }, { "eth", "\xc3\xb0" }, { "euml", "\xc3\xab" }, { "euro", "\xe2\x82\xac" },
+	{ "gt", ">" }, { "hellip", "\xe2\x80\xa6" }, { "iacute", "\xc3\xad" }, { "icirc", "\xc3\xae" },
+	{ "iexcl", "\xc2\xa1" }, { "igrave", "\xc3\xac" }, { "iquest", "\xc2\xbf" },
+	{ "iuml", "\xc3\xaf" }, { "laquo", "\xc2\xab" }, { "ldquo", "\xe2\x80\x9c" }, { "lrm", "" },
+	{ "lsquo", "\xe2\x80\x98" }, { "lt", "<" }, { "mdash", "\xe2\x80\x94" },
+	{ "middot", "\xc2\xb7" }, { "nbsp", " " }, { "ndash", "\xe2\x80\x93" },
+	{ "ntilde", "\xc3\xb1" }, { "oacute", "\xc3\xb3" }, { "ocirc", "\xc3\xb4" },
+	{ "oelig", "\xc5\x93" }, { "ograve", "\xc3\xb2" }, { "ordf", "\xc2\xaa" },
+	{ "ordm", "\xc2\xba" }, { "oslash", "\xc3\xb8" }, { "otilde", "\xc3\xb5" },
+	{ "ouml", "\xc3\xb6" }, { "pound", "\xc2\xa3" }, { "quot", "\"" }, { "raquo", "\xc2\xbb" },
+	{ "rdquo", "\xe2\x80\x9d" }, { "reg", "\xc2\xae" }, { "rlm", "" }, { "rsquo", "\xe2\x80\x99" },
+	{ "shy", "" }, { "szlig", "\xc3\x9f" }, { "thinsp", " " }, { "thorn", "\xc3\xbe" },
+	{ "times", "\xc3\x97" }, { "trade", "\xe2\x84\xa2" }, { "uacute", "\xc3\xba" },
+	{ "ucirc", "\xc3\xbb" }, { "ugrave", "\xc3\xb9" }, { "uuml", "\xc3\xbc" },
+	{ "yacute", "\xc3\xbd" }, { "yen", "\xc2\xa5" }, { "yuml", "\xc3\xbf" }, { "zwj", "" },
+	{ "zwnj", "" },
 };
 
 /* UTF-8 of code point cp into out (4 bytes); returns the length.
@@ -211,14 +212,24 @@ static int html_ref(const char *e, size_t n, char out[4])
 		}
 		return (int)html_cp_utf8(cp, out);
 	}
-	for (i = 0; i < sizeof(html_names) / sizeof(html_names[0]); i++) {
-		size_t l = strlen(html_names[i].name);
+	for (size_t lo = 0, hi = sizeof(html_names) / sizeof(html_names[0]); lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *k = html_names[mid].name;
+		/* e holds no NUL: a shorter k compares below it */
+		int c = strncmp(e, k, n);
 
-		if (l == n && memcmp(e, html_names[i].name, n) == 0) {
-			l = strlen(html_names[i].utf8);
-			memcpy(out, html_names[i].utf8, l);
+		if (c == 0 && k[n] != '\0')
+			c = -1;          /* e is a proper prefix of k */
+		if (c == 0) {
+			size_t l = strlen(html_names[mid].utf8);
+
+			memcpy(out, html_names[mid].utf8, l);
 			return (int)l;
 		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
 	return -1;
 }
