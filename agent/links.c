@@ -334,7 +334,7 @@ void links_add_url(struct links *l, const char *url, size_t len)
 	unsigned f = links_classify(l, url, len, host);
 
 	if (l->hooks && l->hooks->link && f)
-		l->hooks->link(l->hooks->ctx, url, len, f, f & LINKS_F_LINK ? host : "");
+		l->hooks->link(l->hooks->ctx, url, len, f);
 	if (f & LINKS_F_MAILTO)
 		l->c.mailto++;
 	if (!(f & LINKS_F_LINK))
@@ -378,10 +378,11 @@ static void links_token(struct links *l, const char *t, size_t n)
 
 			if (i >= 6 && links_prefix(t + i - 6, 6, "mailto") &&
 			    (i == 6 || !links_alnum(t[i - 7]))) {
-				if (i + 1 < n)
-					l->c.mailto++;
-				if (i + 1 < n && l->hooks && l->hooks->link)
-					l->hooks->link(l->hooks->ctx, t + i - 6, n - (i - 6), LINKS_F_MAILTO, "");
+				if (i + 1 == n)
+					return;         /* "mailto:" alone */
+				l->c.mailto++;
+				if (l->hooks && l->hooks->link)
+					l->hooks->link(l->hooks->ctx, t + i - 6, n - (i - 6), LINKS_F_MAILTO);
 				return;
 			}
 			if (i + 2 >= n || t[i + 1] != '/' || t[i + 2] != '/')

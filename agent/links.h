@@ -35,12 +35,13 @@ struct links_counts {
 	uint32_t count, ip_literal, encoded_host, shortener, mailto, distinct_hosts;
 };
 
-/* Optional observers (the whitelist lint; the agent sets none): every
- * link as it is classified (flags as links_classify(); host "" for mailto),
- * and every piece of visible text.  Arguments are borrowed for the call. */
+/* Optional observers (the whitelist lint; the agent sets none, and then
+ * pays one untaken branch per link and per text piece): every link as it
+ * is counted (flags as links_classify(), never 0), and every piece of
+ * visible text.  Arguments are borrowed for the call. */
 struct links_hooks {
 	void *ctx;
-	void (*link)(void *ctx, const char *url, size_t len, unsigned flags, const char *host);
+	void (*link)(void *ctx, const char *url, size_t len, unsigned flags);
 	void (*text)(void *ctx, const char *text, size_t len);
 };
 

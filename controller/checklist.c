@@ -37,21 +37,19 @@ static struct check *checklist_slot(struct checklist *cl)
 	return &cl->v[cl->n++];
 }
 
-/* Cut s to at most cap-1 bytes without splitting a UTF-8 sequence, and
- * replace control bytes: reasons quote guest-written headers. */
-static void checklist_clean(char *s, size_t cap)
+/* Length of s[0..n) without the UTF-8 sequence a cut at n split, if any:
+ * half a character would make the whole reason invalid UTF-8. */
+static size_t checklist_utf8_cut(const char *s, size_t n)
 {
-	size_t n = strlen(s);
+	size_t j = n, want;
+	unsigned char lead;
 
-	if (n >= cap - 1) {
-		n = cap - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-		s[n] = '\0';
-	}
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			s[i] = '?';
+	while (j > 0 && ((unsigned char)s[j - 1] & 0xc0) == 0x80)
+		j--;
+	if (j == 0 || (lead = (unsigned char)s[j - 1]) < 0xc0)
+		return n;
+	want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+	return j - 1 + want > n ? j - 1 : n;
 }
 
 void checklist_add(struct checklist *cl, const char *name, enum check_status st, const char *fmt, ...)
@@ -66,9 +64,17 @@ void checklist_add(struct checklist *cl, const char *name, enum check_status st,
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->status = st;
 	va_start(ap, fmt);
-	vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+	int r = vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
 	va_end(ap);
-	checklist_clean(c->reason, sizeof(c->reason));
+	size_t n = r < 0 ? 0 : strlen(c->reason);
+
+	if (r >= (int)sizeof(c->reason))
+		n = checklist_utf8_cut(c->reason, n);
+	c->reason[n] = '\0';
+	/* reasons quote guest-written headers */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)c->reason[i] < 0x20 || c->reason[i] == 0x7f)
+			c->reason[i] = '?';
 }
 
 void checklist_take(struct checklist *dst, struct checklist *src)

@@ -50,7 +50,7 @@ struct lint {
 	/* header fields */
 	unsigned once[LINT_N_ONCE];
 	char sender[LINT_FIELD_KEEP], reply_to[LINT_FIELD_KEEP], return_path[LINT_FIELD_KEEP];
-	char msgid_raw[LINT_FIELD_KEEP], from_raw[LINT_FIELD_KEEP];
+	char msgid_raw[LINT_FIELD_KEEP];   /* with its <>, which message_facts drops */
 	bool have_mime_version, have_references;
 	char dkim[LINT_DKIM_MAX][LINT_FIELD_KEEP];
 	unsigned n_dkim;
@@ -188,7 +188,8 @@ static bool lint_aligned(const char *a, const char *b)
 	return strcasecmp(oa, ob) == 0;
 }
 
-/* Domain of the first address in an address-list value, lower case. */
+/* Domain of the first address in an address-list value (lower case, as
+ * mime_first_addr() gives it). */
 static void lint_addr_domain(const char *v, char *out, size_t cap)
 {
 	char addr[LINT_FIELD_KEEP];
@@ -196,8 +197,6 @@ static void lint_addr_domain(const char *v, char *out, size_t cap)
 	const char *at = n ? strrchr(addr, '@') : NULL;
 
 	snprintf(out, cap, "%s", at ? at + 1 : "");
-	for (char *p = out; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
 }
 
 /* ---- hooks ------------------------------------------------------------ */
@@ -217,8 +216,6 @@ static void lint_on_field(void *ctx, const char *name, size_t nl, const char *v,
 		lint_keep(l->return_path, sizeof(l->return_path), v, n);
 	else if (lint_ieq(name, nl, "message-id") && !*l->msgid_raw)
 		lint_keep(l->msgid_raw, sizeof(l->msgid_raw), v, n);
-	else if (lint_ieq(name, nl, "from") && !*l->from_raw)
-		lint_keep(l->from_raw, sizeof(l->from_raw), v, n);
 	else if (lint_ieq(name, nl, "mime-version"))
 		l->have_mime_version = true;
 	else if (lint_ieq(name, nl, "references"))
@@ -261,6 +258,22 @@ static void lint_on_text(void *ctx, const char *s, size_t n)
 	}
 }
 
+/* Does s (a URL or a part of one, at most LINT_URL_MAX bytes looked at)
+ * contain one of the lower-case words, in any case? */
+static bool lint_url_has(const char *s, const char *const *words)
+{
+	char low[LINT_URL_MAX];
+	size_t n = 0;
+
+	for (; s[n] && n < sizeof(low) - 1; n++)
+		low[n] = (char)tolower((unsigned char)s[n]);
+	low[n] = '\0';
+	for (; *words; words++)
+		if (strstr(low, *words))
+			return true;
+	return false;
+}
+
 /* Does a URL read as an unsubscribe link by itself? */
 static bool lint_unsub_url(const char *url)
 {
@@ -268,16 +281,8 @@ static bool lint_unsub_url(const char *url)
 		"unsub", "optout", "opt-out", "opt_out", "abmelden", "abbestellen", "desinscri", "desabonn",
 		"baja", "afmelden", "uitschrijven", "disiscri", "cancellazione", "descadastr", "remove-me", NULL,
 	};
-	char low[LINT_URL_MAX];
-	size_t n = 0;
 
-	for (; url[n] && n < sizeof(low) - 1; n++)
-		low[n] = (char)tolower((unsigned char)url[n]);
-	low[n] = '\0';
-	for (size_t i = 0; w[i]; i++)
-		if (strstr(low, w[i]))
-			return true;
-	return false;
+	return lint_url_has(url, w);
 }
 
 /* A redirector: the query (or the fragment) carries another URL. */
@@ -285,21 +290,11 @@ static bool lint_redirector(const char *url)
 {
 	static const char *const w[] = { "=http:", "=https:", "=http%3a", "=https%3a", "=%2f%2f", "=//", "=www.", NULL };
 	const char *q = strpbrk(url, "?#");
-	char low[LINT_URL_MAX];
-	size_t n = 0;
 
-	if (!q)
-		return false;
-	for (; q[n] && n < sizeof(low) - 1; n++)
-		low[n] = (char)tolower((unsigned char)q[n]);
-	low[n] = '\0';
-	for (size_t i = 0; w[i]; i++)
-		if (strstr(low, w[i]))
-			return true;
-	return false;
+	return q && lint_url_has(q, w);
 }
 
-static void lint_on_link(void *ctx, const char *url, size_t n, unsigned flags, const char *host)
+static void lint_on_link(void *ctx, const char *url, size_t n, unsigned flags)
 {
 	struct lint *l = ctx;
 	char u[LINT_URL_MAX];
@@ -314,7 +309,6 @@ static void lint_on_link(void *ctx, const char *url, size_t n, unsigned flags, c
 		snprintf(l->first_shortener, sizeof(l->first_shortener), "%s", u);
 	if ((flags & LINKS_F_LINK) && lint_redirector(u) && !*l->first_redirect)
 		snprintf(l->first_redirect, sizeof(l->first_redirect), "%s", u);
-	(void)host;
 	if (l->n_links >= LINT_URLS_MAX)
 		return;
 	if (!l->links) {
@@ -396,52 +390,38 @@ static void lint_scan(const uint8_t *m, size_t len, struct lint_raw *r)
 
 /* ---- individual checks -------------------------------------------------- */
 
+/* One line per check: the first defect found (in this order) decides it. */
 static void lint_structure(struct lint *l, const struct message_facts *f, const struct lint_raw *r,
 			   size_t len, struct checklist *out)
 {
 	const char *N = "structure";
+	size_t dup = 0;
 
-	if (len == 0) {
+	while (dup < LINT_N_ONCE && l->once[dup] <= 1)
+		dup++;
+	if (len == 0)
 		checklist_add(out, N, CHECK_FAIL, "the message is empty");
-		return;
-	}
-	if (r->continuation_first) {
+	else if (r->continuation_first)
 		checklist_add(out, N, CHECK_FAIL, "the first line is a continuation: there is no header field before it");
-		return;
-	}
-	if (r->bad_field) {
+	else if (r->bad_field)
 		checklist_add(out, N, CHECK_FAIL, "line %u is not a header field (name: value)%s", r->bad_line,
 			      r->has_separator ? "" : "; there is no blank line between header and body");
-		return;
-	}
-	if (!r->has_separator) {
+	else if (!r->has_separator)
 		checklist_add(out, N, CHECK_FAIL, "no blank line ends the header section: the message has no body");
-		return;
-	}
-	if (r->long_line) {
+	else if (r->long_line)
 		checklist_add(out, N, CHECK_FAIL, "line %u is longer than 998 bytes (RFC 5322 2.1.1)", r->long_lineno);
-		return;
-	}
-	for (size_t i = 0; i < LINT_N_ONCE; i++)
-		if (l->once[i] > 1) {
-			checklist_add(out, N, CHECK_FAIL, "%s appears %u times; RFC 5322 allows it once", lint_once[i],
-				      l->once[i]);
-			return;
-		}
-	if (r->eight_bit && !l->have_mime_version) {
+	else if (dup < LINT_N_ONCE)
+		checklist_add(out, N, CHECK_FAIL, "%s appears %u times; RFC 5322 allows it once", lint_once[dup],
+			      l->once[dup]);
+	else if (r->eight_bit && !l->have_mime_version)
 		checklist_add(out, N, CHECK_FAIL, "raw 8-bit bytes in the header without MIME-Version (use RFC 2047 encoded-words)");
-		return;
-	}
-	if (f->header_truncated) {
+	else if (f->header_truncated)
 		checklist_add(out, N, CHECK_FAIL, "a header field is longer than the parser keeps");
-		return;
-	}
-	if (r->bare_lf) {
+	else if (r->bare_lf)
 		checklist_add(out, N, CHECK_WARN, "lines end in a bare LF (SMTP carries CRLF)");
-		return;
-	}
-	checklist_add(out, N, CHECK_PASS, "%u header fields, a body of %llu bytes, %u MIME part%s", f->header_count,
-		      (unsigned long long)f->body_bytes, f->parts, f->parts == 1 ? "" : "s");
+	else
+		checklist_add(out, N, CHECK_PASS, "%u header fields, a body of %llu bytes, %u MIME part%s", f->header_count,
+			      (unsigned long long)f->body_bytes, f->parts, f->parts == 1 ? "" : "s");
 }
 
 /* RFC 5322 3.3 date-time (with the obsolete zones of 4.3). */
@@ -535,7 +515,7 @@ static void lint_from(struct lint *l, const struct message_facts *f, struct lint
 	}
 	snprintf(from, sizeof(from), "%s", at + 1);
 	snprintf(res->from_domain, sizeof(res->from_domain), "%s", from);
-	if (mime_addr_count(l->from_raw, strlen(l->from_raw)) > 1 && !*l->sender) {
+	if (mime_addr_count(f->from, strlen(f->from)) > 1 && !*l->sender) {
 		checklist_add(out, N, CHECK_FAIL, "From names several mailboxes and there is no Sender");
 		return;
 	}
@@ -634,47 +614,50 @@ static const char *const lint_unsub_words[] = {
 	"cancelar inscri", "cancelar subscri", "descadastr", NULL,
 };
 
+/* The first link (or mailto) within LINT_NEAR bytes of the visible text's
+ * offset at, or NULL. */
+static const struct lint_link *lint_link_near(const struct lint *l, size_t at)
+{
+	for (size_t i = 0; i < l->n_links; i++) {
+		const struct lint_link *k = &l->links[i];
+		size_t d = k->at > at ? k->at - at : at - k->at;
+
+		if ((k->flags & (LINKS_F_LINK | LINKS_F_MAILTO)) && d <= LINT_NEAR)
+			return k;
+	}
+	return NULL;
+}
+
 static void lint_body_unsub(struct lint *l, struct checklist *out)
 {
 	const char *N = "body_unsubscribe";
 	bool word = false;
+	char q[128];
 
 	for (size_t i = 0; i < l->n_links; i++)
 		if ((l->links[i].flags & (LINKS_F_LINK | LINKS_F_MAILTO)) && lint_unsub_url(l->links[i].url)) {
-			char q[128];
-
 			checklist_add(out, N, CHECK_PASS, "unsubscribe link %s", lint_quote(l->links[i].url, q, sizeof(q)));
 			return;
 		}
-	for (size_t w = 0; lint_unsub_words[w]; w++) {
-		for (long at = lint_find(l->text, l->text_len, lint_unsub_words[w], 0); at >= 0;
-		     at = lint_find(l->text, l->text_len, lint_unsub_words[w], (size_t)at + 1)) {
+	for (const char *const *w = lint_unsub_words; *w; w++)
+		for (long at = lint_find(l->text, l->text_len, *w, 0); at >= 0;
+		     at = lint_find(l->text, l->text_len, *w, (size_t)at + 1)) {
+			const struct lint_link *k = lint_link_near(l, (size_t)at);
+
 			word = true;
-			for (size_t i = 0; i < l->n_links; i++) {
-				size_t a = l->links[i].at;
-
-				if (!(l->links[i].flags & (LINKS_F_LINK | LINKS_F_MAILTO)))
-					continue;
-				if ((a >= (size_t)at && a - (size_t)at <= LINT_NEAR) ||
-				    (a < (size_t)at && (size_t)at - a <= LINT_NEAR)) {
-					char q[128];
-
-					checklist_add(out, N, CHECK_PASS, "\"%.*s\" next to the link %s",
-						      (int)strcspn(lint_unsub_words[w], "$"), lint_unsub_words[w],
-						      lint_quote(l->links[i].url, q, sizeof(q)));
-					return;
-				}
+			if (k) {
+				checklist_add(out, N, CHECK_PASS, "\"%.*s\" next to the link %s", (int)strcspn(*w, "$"), *w,
+					      lint_quote(k->url, q, sizeof(q)));
+				return;
 			}
 		}
-	}
 	if (word)
 		checklist_add(out, N, CHECK_WARN, "unsubscribe wording in the body, but no link next to it");
 	else
 		checklist_add(out, N, CHECK_FAIL, "no unsubscribe link in the body");
 }
 
-static void lint_dkim(struct lint *l, const struct message_facts *f, struct lint_result *res,
-		      struct checklist *out)
+static void lint_dkim(struct lint *l, struct lint_result *res, struct checklist *out)
 {
 	const char *N = "dkim";
 	char d[LINT_DOMAIN_MAX], s[LINT_SELECTOR_MAX], tag[LINT_FIELD_KEEP];
@@ -700,7 +683,6 @@ static void lint_dkim(struct lint *l, const struct message_facts *f, struct lint
 		*p = (char)tolower((unsigned char)*p);
 	snprintf(res->dkim_domain, sizeof(res->dkim_domain), "%s", d);
 	snprintf(res->dkim_selector, sizeof(res->dkim_selector), "%s", s);
-	(void)f;
 	if (best < 0) {
 		checklist_add(out, N, CHECK_FAIL, "DKIM d=%s is not aligned with the From domain %s", *d ? d : "(none)",
 			      *res->from_domain ? res->from_domain : "(none)");
@@ -892,7 +874,7 @@ static bool lint_same_url(const char *a, const char *b)
 }
 
 static void lint_request(struct lint *l, const struct message_facts *f, const struct lint_request *req,
-			 const struct lint_config *cfg, struct checklist *out)
+			 struct checklist *out)
 {
 	const char *u = req->unsubscribe_url ? req->unsubscribe_url : "";
 	const char *su = req->signup_url ? req->signup_url : "";
@@ -918,7 +900,7 @@ static void lint_request(struct lint *l, const struct message_facts *f, const st
 			      "%s is the sample's unsubscribe link" : "%s is neither in List-Unsubscribe nor a link of the sample",
 			      lint_quote(u, q, sizeof(q)));
 	}
-	links_init(&probe, cfg->shorteners, cfg->n_shorteners);
+	links_init(&probe, l->cfg->shorteners, l->cfg->n_shorteners);
 	unsigned fl = *su ? links_classify(&probe, su, strlen(su), host) : 0;
 
 	links_fini(&probe);
@@ -1000,13 +982,13 @@ int lint_run(const struct lint_config *cfg, const uint8_t *msg, size_t len,
 	lint_bulk(f, out);
 	lint_unsub_header(f, out);
 	lint_body_unsub(l, out);
-	lint_dkim(l, f, res, out);
+	lint_dkim(l, res, out);
 	lint_wording(l, out);
 	lint_html(f, out);
 	lint_links(l, f, out);
 	lint_subject(l, f, out);
 	if (req)
-		lint_request(l, f, req, cfg, out);
+		lint_request(l, f, req, out);
 	if (l->oom)
 		rc = -ENOMEM;
 	message_free(m);
