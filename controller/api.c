@@ -53,6 +53,7 @@ struct pending {
 	int ok_status;                /* for replies without {"status" */
 	char token[AUTH_TOKEN_LEN + 1];   /* POST /v1/tokens: shown once in the reply */
 	char name[AUTH_NAME_MAX + 1];     /* DELETE /v1/tokens: forget it here at once */
+	char file[API_FILE_NAME_MAX];     /* api_download: the reply is this file's bytes */
 };
 
 void api_headers(struct evhttp_request *req)
@@ -138,6 +139,32 @@ static void forget_token(struct ctl *c, const char *name)
 	}
 }
 
+/* api_download's reply: the bytes as an attachment, never rendered by a
+ * browser (a customer's file); nil is a 404. */
+static void send_file(struct pending *p, const redisReply *rep)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(p->req);
+	struct evbuffer *out;
+	char disp[API_FILE_NAME_MAX + 32];
+
+	if (rep->type != REDIS_REPLY_STRING) {
+		api_error(p->c, p->req, 404, "no such file in this request");
+		return;
+	}
+	out = evbuffer_new();
+	if (!out) {
+		api_error(p->c, p->req, 500, "out of memory");
+		return;
+	}
+	api_headers(p->req);
+	evhttp_add_header(h, "Content-Type", "application/octet-stream");
+	snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", p->file);
+	evhttp_add_header(h, "Content-Disposition", disp);
+	evbuffer_add(out, rep->str, rep->len);
+	evhttp_send_reply(p->req, 200, "OK", out);
+	evbuffer_free(out);
+}
+
 /* The script's reply: pass it on. */
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -155,6 +182,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 	} else if (rep->type == REDIS_REPLY_ERROR) {
 		log_err("api: script error: %s", rep->str);
 		api_error(c, p->req, 500, "internal error (see the controller's log)");
+	} else if (p->file[0]) {
+		send_file(p, rep);
 	} else if (rep->type != REDIS_REPLY_STRING) {
 		api_error(c, p->req, 500, "internal error: unexpected reply");
 	} else if (strncmp(rep->str, "{\"status\":", 10) == 0) {
@@ -193,8 +222,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 	free(p);
 }
 
-static struct pending *call_lens(struct ctl *c, struct evhttp_request *req, const char *fn, int argc,
-				 const char **argv, const size_t *lens)
+static struct pending *call_ex(struct ctl *c, struct evhttp_request *req, const char *fn, int argc,
+			       const char **argv, const size_t *lens)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 
@@ -214,21 +243,24 @@ static struct pending *call_lens(struct ctl *c, struct evhttp_request *req, cons
 	return p;
 }
 
-static struct pending *api_call_ex(struct ctl *c, struct evhttp_request *req, const char *fn, int argc,
-				   const char **argv)
-{
-	return call_lens(c, req, fn, argc, argv, NULL);
-}
-
 static void call(struct ctl *c, struct evhttp_request *req, const char *fn, int argc, const char **argv)
 {
-	call_lens(c, req, fn, argc, argv, NULL);
+	call_ex(c, req, fn, argc, argv, NULL);
 }
 
 void api_call(struct ctl *c, struct evhttp_request *req, const char *fn, int argc, const char **argv,
 	      const size_t *lens)
 {
-	call_lens(c, req, fn, argc, argv, lens);
+	call_ex(c, req, fn, argc, argv, lens);
+}
+
+void api_download(struct ctl *c, struct evhttp_request *req, const char *fn, int argc, const char **argv,
+		  const char *name)
+{
+	struct pending *p = call_ex(c, req, fn, argc, argv, NULL);
+
+	if (p)
+		snprintf(p->file, sizeof(p->file), "%s", name);
 }
 
 /* ---- authentication ------------------------------------------------------------- */
@@ -416,6 +448,24 @@ bool api_why(struct ctl *c, struct evhttp_request *req, json_t *j, const char **
 	return api_operator(c, req, j, op);
 }
 
+json_t *api_limits(struct ctl *c, struct evhttp_request *req, const json_t *lim)
+{
+	const json_t *sc = json_object_get(lim, "scale");
+	json_t *out;
+
+	if (!lim || json_is_null(lim))
+		return json_null();
+	if (!json_is_object(lim) || json_object_size(lim) != 1 || !json_is_number(sc) ||
+	    json_number_value(sc) < 2 || json_number_value(sc) > 1000) {
+		api_error(c, req, 400, "limits: null (full exemption) or {\"scale\": N}, N from 2 to 1000");
+		return NULL;
+	}
+	out = json_pack("{s:f}", "scale", json_number_value(sc));
+	if (!out)
+		api_error(c, req, 500, "out of memory");
+	return out;
+}
+
 /* ---- handlers ------------------------------------------------------------------------- */
 
 static void h_block(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q, const struct auth_token *t)
@@ -513,18 +563,8 @@ static void h_wl_add(struct ctl *c, struct evhttp_request *req, struct evkeyvalq
 		}
 		expires = (json_int_t)tnow + json_integer_value(dur);
 	}
-	if (lim && !json_is_null(lim)) {
-		json_t *sc = json_object_get(lim, "scale");
-
-		if (!json_is_object(lim) || json_object_size(lim) != 1 || !json_is_number(sc) ||
-		    json_number_value(sc) < 2 || json_number_value(sc) > 1000) {
-			api_error(c, req, 400, "limits: null (full exemption) or {\"scale\": N}, N from 2 to 1000");
-			goto out;
-		}
-		lim = json_pack("{s:f}", "scale", json_number_value(sc));
-	} else {
-		lim = json_null();
-	}
+	if (!(lim = api_limits(c, req, lim)))
+		goto out;
 	rec = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:o}", "uuid", uuid, "customer", customer, "ticket", ticket,
 			"reason", reason, "operator", op, "expires", (json_int_t)expires, "limits", lim);
 	s = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
@@ -699,7 +739,7 @@ static void h_token_create(struct ctl *c, struct evhttp_request *req, struct evk
 			const char *argv[4] = { s, t->name, now, op };
 
 			snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-			if ((p = api_call_ex(c, req, "tok_create", 4, argv)))
+			if ((p = call_ex(c, req, "tok_create", 4, argv, NULL)))
 				memcpy(p->token, tok, sizeof(tok));
 		}
 		explicit_bzero(tok, sizeof(tok));
@@ -728,7 +768,7 @@ static void h_token_revoke(struct ctl *c, struct evhttp_request *req, struct evk
 		const char *argv[4] = { name, t->name, now, op };
 
 		snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-		if ((p = api_call_ex(c, req, "tok_revoke", 4, argv)))
+		if ((p = call_ex(c, req, "tok_revoke", 4, argv, NULL)))
 			snprintf(p->name, sizeof(p->name), "%s", name);
 	}
 	json_decref(j);

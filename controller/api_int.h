@@ -20,6 +20,7 @@ struct evkeyvalq;
 #define API_BODY_MAX (64 * 1024)
 #define API_REASON_MAX 500
 #define API_OPERATOR_MAX 64
+#define API_FILE_NAME_MAX 128         /* api_download's attachment name, with its NUL */
 
 /* Headers every reply carries (no caching, nosniff, CSP). */
 void api_headers(struct evhttp_request *req);
@@ -43,10 +44,20 @@ json_t *api_body_max(struct ctl *c, struct evhttp_request *req, struct evkeyvalq
  * operator of a change; false with 400 sent. */
 bool api_operator(struct ctl *c, struct evhttp_request *req, json_t *j, const char **op);
 bool api_why(struct ctl *c, struct evhttp_request *req, json_t *j, const char **reason, const char **op);
+/* A whitelisting's limits (borrowed; NULL when absent): a JSON null for
+ * a full exemption, or {"scale": N} with N from 2 to 1000.  Returns a new
+ * reference, or NULL with 400 (500: out of memory) sent. */
+json_t *api_limits(struct ctl *c, struct evhttp_request *req, const json_t *lim);
 /* Run tw.lua's fn and pass its {"status":N,...} reply to the client
- * (args binary-safe with lens, or NUL-terminated with lens NULL). */
+ * (args binary-safe with lens, or NUL-terminated with lens NULL; all
+ * borrowed for the call). */
 void api_call(struct ctl *c, struct evhttp_request *req, const char *fn, int argc, const char **argv,
 	      const size_t *lens);
+/* Run tw.lua's fn, whose reply is a file's bytes or nil, and send them as
+ * a download named name (application/octet-stream, attachment), or 404
+ * for nil. */
+void api_download(struct ctl *c, struct evhttp_request *req, const char *fn, int argc, const char **argv,
+		  const char *name);
 
 /* Whitelist requests (wlreq.c): /v1/requests and below; rest is the path
  * after "/v1/requests" ("" or "/..."). */

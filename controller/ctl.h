@@ -31,7 +31,7 @@ struct event;
 #define CTL_MAX_AGENTS 4096
 #define CTL_RING 1000                 /* events held for the live feed */
 #define CTL_FEED_MAX 256              /* live feed clients at once */
-#define CTL_MAX_DNSBLS 16
+#define CTL_MAX_DNSBLS 8               /* dnscheck.h: DNSCHECK_DNSBLS_MAX */
 #define CTL_SCRIPT_ARGS 32            /* arguments of one tw.lua call, at most */
 
 struct ctl_config {

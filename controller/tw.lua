@@ -443,6 +443,29 @@ local function act_unblock()        -- uuid, reason, actor, now, operator
   return ok(200, enc({ uuid = uuid, unblocked = true, decision = d }))
 end
 
+-- A whitelist request record (P:wlreqs).  Redis' cjson (no empty_array,
+-- no array_mt) writes an empty list as {}, and the record's lists are
+-- decoded and encoded again on every change: they stay lists here.
+local function wlreq_enc(q)
+  local js = enc(q)
+  for _, k in ipairs({ 'evidence', 'checks', 'ips' }) do
+    js = string.gsub(js, '([^\\])"' .. k .. '":{}', '%1"' .. k .. '":[]')
+  end
+  return js
+end
+
+-- The whitelist entry approved request `id` wrote is gone (revoked,
+-- expired, or replaced by another entry): the request says so.
+local function wlreq_end(id, state, reason, now)
+  local q = id and dec(redis.call('HGET', K('wlreqs'), tostring(id)))
+  if q and q.state == 'approved' then
+    q.state = state
+    q.ended = now
+    q.ended_reason = reason
+    redis.call('HSET', K('wlreqs'), tostring(id), wlreq_enc(q))
+  end
+end
+
 -- Write whitelist entry r (uuid, customer, ticket, reason, expires, limits,
 -- and request when it comes from one), audit it as `action`, tell agents.
 local function wl_set(r, actor, now, action)
@@ -450,6 +473,10 @@ local function wl_set(r, actor, now, action)
   r.operator = OPERATOR
   r.created = now
   local prev = redis.call('HGET', K('whitelist'), r.uuid)
+  local old = dec(prev)
+  if old and old.request and old.request ~= r.request then
+    wlreq_end(old.request, 'revoked', 'replaced: ' .. tostring(r.reason), now)
+  end
   redis.call('HSET', K('whitelist'), r.uuid, enc(r))
   vm_touch(r.uuid, nil, nil, now)
   local d = audit(now, actor, action, r.uuid, r.reason, r)
@@ -473,27 +500,10 @@ local function act_wl_add()         -- record JSON, actor, now
   return ok(201, enc(r))
 end
 
--- cjson encodes an empty list as {}: the record's lists stay lists.
-local function wlreq_enc(q)
-  local js = enc(q)
-  for _, k in ipairs({ 'evidence', 'checks', 'ips' }) do
-    js = string.gsub(js, '([^\\])"' .. k .. '":{}', '%1"' .. k .. '":[]')
-  end
-  return js
-end
-
 local function wl_remove(uuid, reason, actor, now, action)
   local cur = dec(redis.call('HGET', K('whitelist'), uuid))
   if redis.call('HDEL', K('whitelist'), uuid) == 0 then return nil end
-  if cur and cur.request then
-    local q = dec(redis.call('HGET', K('wlreqs'), tostring(cur.request)))
-    if q and q.state == 'approved' then
-      q.state = action == 'whitelist_expire' and 'expired' or 'revoked'
-      q.ended = now
-      q.ended_reason = reason
-      redis.call('HSET', K('wlreqs'), tostring(cur.request), wlreq_enc(q))
-    end
-  end
+  wlreq_end(cur and cur.request, action == 'whitelist_expire' and 'expired' or 'revoked', reason, now)
   dirty(uuid)
   local d = audit(now, actor, action, uuid, reason, {})
   history(uuid, now, action == 'whitelist_expire' and 'whitelist expired' or 'whitelist revoked',

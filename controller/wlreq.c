@@ -30,7 +30,6 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <nettle/base64.h>
-#include <nettle/sha2.h>
 
 #include "api_int.h"
 #include "bus.h"
@@ -47,6 +46,8 @@
 #define WLREQ_TEXT_MAX 4000
 
 _Static_assert(4 + 2 * (WLREQ_FILES_MAX + 1) <= CTL_SCRIPT_ARGS, "wlreq_create's arguments fit one tw.lua call");
+_Static_assert(WLREQ_IPS_MAX <= DNSCHECK_IPS_MAX && CTL_MAX_DNSBLS <= DNSCHECK_DNSBLS_MAX,
+	       "every address and blocklist a request may have reaches dnscheck_start");
 
 struct wlreq_file {
 	char name[WLREQ_NAME_MAX + 1];
@@ -102,11 +103,7 @@ static const char *jstr(const json_t *o, const char *k)
  * URL path: 1-100 of A-Z a-z 0-9 . _ -, not starting with a dot. */
 static bool name_ok(const char *s)
 {
-	size_t n = s ? strlen(s) : 0;
-
-	if (n == 0 || n > WLREQ_NAME_MAX || s[0] == '.')
-		return false;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+	return bus_name_valid(s, WLREQ_NAME_MAX) && s[0] != '.';
 }
 
 /* {"name": N, "content_base64": B} into f; false with a reason in err. */
@@ -155,69 +152,57 @@ static bool file_of(const json_t *o, struct wlreq_file *f, size_t max, char *err
 
 static json_t *file_meta(const struct wlreq_file *f)
 {
-	uint8_t d[SHA256_DIGEST_SIZE];
-	char hex[2 * SHA256_DIGEST_SIZE + 1];
-	struct sha256_ctx h;
+	uint8_t d[32];
+	char hex[65];
 
-	sha256_init(&h);
-	sha256_update(&h, f->len, f->data);
-	sha256_digest(&h, sizeof(d), d);
-	for (size_t i = 0; i < sizeof(d); i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	auth_hash((const char *)f->data, f->len, d);      /* SHA-256, as for tokens */
+	auth_hex(d, hex);
 	return json_pack("{s:s, s:I, s:s}", "name", f->name, "size", (json_int_t)f->len, "sha256", hex);
 }
 
 /* ---- storing ---------------------------------------------------------------------------- */
 
-/* The checks are complete: put them in the record, then store it (a new
- * request: with its files) and answer the client. */
+/* Answer the client with an error and drop the job. */
+static void job_fail(struct wlreq_job *j, int code, const char *msg)
+{
+	evhttp_connection_set_closecb(evhttp_request_get_connection(j->req), NULL, NULL);
+	api_error(j->c, j->req, code, "%s", msg);
+	job_free(j);
+}
+
+/* The checks are complete: store them (a new request: in its record, with
+ * its files; a recheck: alone) and let tw.lua's reply answer the client. */
 static void job_store(struct wlreq_job *j)
 {
 	json_t *cj = checklist_json(&j->cl);
-	const char *argv[6 + 2 * (WLREQ_FILES_MAX + 1)];
-	size_t lens[6 + 2 * (WLREQ_FILES_MAX + 1)];
+	time_t t = time(NULL);
 	char now[24], *s = NULL;
-	int argc = 0;
 
 	evhttp_connection_set_closecb(evhttp_request_get_connection(j->req), NULL, NULL);
-	if (!cj) {
-		api_error(j->c, j->req, 500, "out of memory");
-		goto out;
+	snprintf(now, sizeof(now), "%lld", (long long)t);
+	if (cj && !j->id[0]) {
+		json_object_set(j->rec, "checks", json_object_get(cj, "checks"));
+		json_object_set(j->rec, "result", json_object_get(cj, "result"));
+		json_object_set_new(j->rec, "checked", json_integer((json_int_t)t));
 	}
-	json_object_set(j->rec, "checks", json_object_get(cj, "checks"));
-	json_object_set(j->rec, "result", json_object_get(cj, "result"));
-	json_object_set_new(j->rec, "checked", json_integer((json_int_t)time(NULL)));
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	if (j->id[0]) {
-		s = json_dumps(json_object_get(cj, "checks"), JSON_COMPACT);
-		if (!s) {
-			api_error(j->c, j->req, 500, "out of memory");
-			goto out;
-		}
-		argv[argc++] = j->id;
-		argv[argc++] = s;
-		argv[argc++] = json_string_value(json_object_get(cj, "result"));
-		argv[argc++] = j->actor;
-		argv[argc++] = now;
-		argv[argc++] = j->op;
-		api_call(j->c, j->req, "wlreq_checks", argc, argv, NULL);
-		goto out;
-	}
-	s = json_dumps(j->rec, JSON_COMPACT);
+	s = cj ? json_dumps(j->id[0] ? json_object_get(cj, "checks") : j->rec, JSON_COMPACT) : NULL;
 	if (!s) {
 		api_error(j->c, j->req, 500, "out of memory");
-		goto out;
+	} else if (j->id[0]) {
+		const char *argv[6] = { j->id, s, json_string_value(json_object_get(cj, "result")), j->actor, now, j->op };
+
+		api_call(j->c, j->req, "wlreq_checks", 6, argv, NULL);
+	} else {
+		const char *argv[4 + 2 * (WLREQ_FILES_MAX + 1)] = { s, j->actor, now, j->op };
+		size_t lens[4 + 2 * (WLREQ_FILES_MAX + 1)] = { strlen(s), strlen(j->actor), strlen(now), strlen(j->op) };
+		int argc = 4;
+
+		for (size_t i = 0; i < j->n_files; i++) {
+			argv[argc] = i ? j->files[i].name : "sample"; lens[argc] = strlen(argv[argc]); argc++;
+			argv[argc] = (const char *)j->files[i].data; lens[argc++] = j->files[i].len;
+		}
+		api_call(j->c, j->req, "wlreq_create", argc, argv, lens);
 	}
-	argv[argc] = s; lens[argc++] = strlen(s);
-	argv[argc] = j->actor; lens[argc++] = strlen(j->actor);
-	argv[argc] = now; lens[argc++] = strlen(now);
-	argv[argc] = j->op; lens[argc++] = strlen(j->op);
-	for (size_t i = 0; i < j->n_files; i++) {
-		argv[argc] = i ? j->files[i].name : "sample"; lens[argc] = strlen(argv[argc]); argc++;
-		argv[argc] = (const char *)j->files[i].data; lens[argc++] = j->files[i].len;
-	}
-	api_call(j->c, j->req, "wlreq_create", argc, argv, lens);
-out:
 	free(s);
 	json_decref(cj);
 	job_free(j);
@@ -236,9 +221,10 @@ static void job_dns_done(struct checklist *result, void *arg)
 	job_store(j);
 }
 
-/* Run the lint on the sample (files[0]) and the record's fields, then the
- * DNS checks; the job continues in job_store. */
-static void job_check(struct wlreq_job *j)
+/* Run the lint on the sample msg (borrowed: only the lint reads it) and
+ * the record's fields, then the DNS checks; the job continues in
+ * job_store. */
+static void job_check(struct wlreq_job *j, const uint8_t *msg, size_t len)
 {
 	struct lint_config lc = { .shorteners = j->c->cfg->shorteners, .n_shorteners = j->c->cfg->n_shorteners,
 				  .max_bytes = WLREQ_FILE_MAX };
@@ -250,7 +236,7 @@ static void job_check(struct wlreq_job *j)
 	size_t n_ips = 0, i;
 	json_t *v;
 
-	if (lint_run(&lc, j->files[0].data, j->files[0].len, &lr, &j->cl, &res) < 0)
+	if (lint_run(&lc, msg, len, &lr, &j->cl, &res) < 0)
 		checklist_add(&j->cl, "lint", CHECK_WARN, "out of memory: some checks did not run");
 	json_array_foreach(json_object_get(j->rec, "ips"), i, v)
 		if (n_ips < WLREQ_IPS_MAX)
@@ -391,84 +377,24 @@ static void h_create(struct ctl *c, struct evhttp_request *req, struct evkeyvalq
 			goto out;
 		}
 	}
-	job_check(j);
+	job_check(j, j->files[0].data, j->files[0].len);
 	j = NULL;
 out:
 	job_free(j);
 	json_decref(b);
 }
 
-/* The reply to wlreq_file: the bytes, as a download. */
-struct file_get {
-	struct ctl *c;
-	struct evhttp_request *req;
-	bool dead;
-	char name[WLREQ_NAME_MAX + 16];
-};
-
-static void file_closed(struct evhttp_connection *evcon, void *arg)
-{
-	((struct file_get *)arg)->dead = true;
-}
-
-static void on_file(redisAsyncContext *ac, void *reply, void *priv)
-{
-	struct file_get *g = priv;
-	const redisReply *r = reply;
-
-	if (g->dead) {
-		free(g);
-		return;
-	}
-	evhttp_connection_set_closecb(evhttp_request_get_connection(g->req), NULL, NULL);
-	if (!r) {
-		api_error(g->c, g->req, 503, "redis connection lost");
-	} else if (r->type != REDIS_REPLY_STRING) {
-		api_error(g->c, g->req, 404, "no such file in this request");
-	} else {
-		struct evkeyvalq *h = evhttp_request_get_output_headers(g->req);
-		struct evbuffer *out = evbuffer_new();
-		char disp[200];
-
-		/* evidence is the customer's bytes: never rendered by the browser */
-		api_headers(g->req);
-		evhttp_add_header(h, "Content-Type", "application/octet-stream");
-		snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", g->name);
-		evhttp_add_header(h, "Content-Disposition", disp);
-		if (out) {
-			evbuffer_add(out, r->str, r->len);
-			evhttp_send_reply(g->req, 200, "OK", out);
-			evbuffer_free(out);
-		} else {
-			api_error(g->c, g->req, 500, "out of memory");
-		}
-	}
-	free(g);
-}
-
 static void h_file(struct ctl *c, struct evhttp_request *req, const char *id, const char *name)
 {
-	struct file_get *g;
 	const char *argv[2] = { id, name };
+	char download[WLREQ_NAME_MAX + 5];
 
 	if (!name_ok(name)) {
 		api_error(c, req, 404, "no such file in this request");
 		return;
 	}
-	g = calloc(1, sizeof(*g));
-	if (!g) {
-		api_error(c, req, 500, "out of memory");
-		return;
-	}
-	g->c = c;
-	g->req = req;
-	snprintf(g->name, sizeof(g->name), "%s%s", name, strcmp(name, "sample") ? "" : ".eml");
-	if (ctl_script(c, "wlreq_file", 2, argv, NULL, on_file, g) < 0) {
-		free(g);
-		api_error(c, req, 503, "redis is not connected");
-		return;
-	}
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req), file_closed, g);
+	snprintf(download, sizeof(download), "%s%s", name, strcmp(name, "sample") ? "" : ".eml");
+	api_download(c, req, "wlreq_file", 2, argv, download);
 }
 
 static void h_decide(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q, const struct auth_token *t,
@@ -476,7 +402,7 @@ static void h_decide(struct ctl *c, struct evhttp_request *req, struct evkeyvalq
 {
 	static const char *const fa[] = { "reason", "operator", "duration_s", "expires", "limits", "force", NULL };
 	static const char *const fr[] = { "reason", "operator", NULL };
-	json_t *b = api_body(c, req, q, approve ? fa : fr), *d = NULL;
+	json_t *b = api_body(c, req, q, approve ? fa : fr), *d = NULL, *lim;
 	const char *reason, *op;
 	time_t now = time(NULL);
 	char *s = NULL, nows[24];
@@ -488,7 +414,7 @@ static void h_decide(struct ctl *c, struct evhttp_request *req, struct evkeyvalq
 	d = json_pack("{s:s, s:s}", "action", approve ? "approve" : "reject", "reason", reason);
 	if (approve) {
 		json_t *exp = json_object_get(b, "expires"), *dur = json_object_get(b, "duration_s");
-		json_t *lim = json_object_get(b, "limits"), *force = json_object_get(b, "force");
+		json_t *force = json_object_get(b, "force");
 		json_int_t e;
 
 		if (!exp == !dur) {
@@ -503,18 +429,9 @@ static void h_decide(struct ctl *c, struct evhttp_request *req, struct evkeyvalq
 			goto out;
 		}
 		json_object_set_new(d, "expires", json_integer(e));
-		if (lim && !json_is_null(lim)) {
-			json_t *sc = json_object_get(lim, "scale");
-
-			if (!json_is_object(lim) || json_object_size(lim) != 1 || !json_is_number(sc) ||
-			    json_number_value(sc) < 2 || json_number_value(sc) > 1000) {
-				api_error(c, req, 400, "limits: null (full exemption) or {\"scale\": N}, N from 2 to 1000");
-				goto out;
-			}
-			json_object_set_new(d, "limits", json_pack("{s:f}", "scale", json_number_value(sc)));
-		} else {
-			json_object_set_new(d, "limits", json_null());
-		}
+		if (!(lim = api_limits(c, req, json_object_get(b, "limits"))))
+			goto out;
+		json_object_set_new(d, "limits", lim);
 		if (force && !json_is_boolean(force)) {
 			api_error(c, req, 400, "force: true or false");
 			goto out;
@@ -538,114 +455,86 @@ out:
 	json_decref(b);
 }
 
-/* Recheck: read the record and the sample, then check as for a new one. */
-struct recheck {
-	struct wlreq_job *j;
-	int step;                       /* 0: the record, 1: the sample */
-};
-
-static void on_recheck(redisAsyncContext *ac, void *reply, void *priv)
+/* Recheck: read the record (on_recheck_rec), then the sample
+ * (on_recheck_sample), then check as for a new request.  The job's close
+ * callback (job_closed) marks it dead meanwhile. */
+static void on_recheck_sample(redisAsyncContext *ac, void *reply, void *priv)
 {
-	struct recheck *r = priv;
-	struct wlreq_job *j = r->j;
+	struct wlreq_job *j = priv;
 	const redisReply *rep = reply;
+
+	if (j->dead)
+		job_free(j);
+	else if (!rep)
+		job_fail(j, 503, "redis connection lost");
+	else if (rep->type != REDIS_REPLY_STRING)
+		job_fail(j, 404, "no such request, or its sample is gone");
+	else
+		job_check(j, (const uint8_t *)rep->str, rep->len);   /* the lint is done before hiredis frees rep */
+}
+
+static void on_recheck_rec(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct wlreq_job *j = priv;
+	const redisReply *rep = reply;
+	const char *argv[2] = { j->id, "sample" };
+	json_t *o, *rec;
+	char msg[80];
 
 	if (j->dead) {
 		job_free(j);
-		free(r);
 		return;
 	}
 	if (!rep || rep->type != REDIS_REPLY_STRING) {
-		evhttp_connection_set_closecb(evhttp_request_get_connection(j->req), NULL, NULL);
-		api_error(j->c, j->req, rep ? 404 : 503, rep ? "no such request, or its sample is gone" : "redis connection lost");
-		job_free(j);
-		free(r);
+		job_fail(j, rep ? 404 : 503, rep ? "no such request, or its sample is gone" : "redis connection lost");
 		return;
 	}
-	if (r->step == 0) {
-		/* {"status":200,"body":{...}} or an error */
-		json_t *o = json_loadb(rep->str, rep->len, 0, NULL), *rec = json_object_get(o, "body");
-		const char *argv[2] = { j->id, "sample" };
-
-		if (!json_is_object(rec) || json_integer_value(json_object_get(o, "status")) != 200) {
-			evhttp_connection_set_closecb(evhttp_request_get_connection(j->req), NULL, NULL);
-			api_error(j->c, j->req, 404, "no whitelist request %s", j->id);
-			json_decref(o);
-			job_free(j);
-			free(r);
-			return;
-		}
-		if (strcmp(jstr(rec, "state") ? jstr(rec, "state") : "", "pending")) {
-			evhttp_connection_set_closecb(evhttp_request_get_connection(j->req), NULL, NULL);
-			api_error(j->c, j->req, 409, "request %s is %s, not pending", j->id, jstr(rec, "state"));
-			json_decref(o);
-			job_free(j);
-			free(r);
-			return;
-		}
+	/* {"status":200,"body":{...}} or an error */
+	o = json_loadb(rep->str, rep->len, 0, NULL);
+	rec = json_object_get(o, "body");
+	if (!json_is_object(rec) || json_integer_value(json_object_get(o, "status")) != 200) {
+		snprintf(msg, sizeof(msg), "no whitelist request %s", j->id);
+		job_fail(j, 404, msg);
+	} else if (strcmp(jstr(rec, "state") ? jstr(rec, "state") : "-", "pending")) {
+		snprintf(msg, sizeof(msg), "request %s is %.16s, not pending", j->id,
+			 jstr(rec, "state") ? jstr(rec, "state") : "-");
+		job_fail(j, 409, msg);
+	} else {
 		j->rec = json_incref(rec);
-		json_decref(o);
-		r->step = 1;
-		if (ctl_script(j->c, "wlreq_file", 2, argv, NULL, on_recheck, r) == 0)
-			return;
-		evhttp_connection_set_closecb(evhttp_request_get_connection(j->req), NULL, NULL);
-		api_error(j->c, j->req, 503, "redis is not connected");
-		job_free(j);
-		free(r);
-		return;
+		if (ctl_script(j->c, "wlreq_file", 2, argv, NULL, on_recheck_sample, j) < 0)
+			job_fail(j, 503, "redis is not connected");
 	}
-	free(r);
-	j->files[0].data = malloc(rep->len ? rep->len : 1);
-	if (!j->files[0].data) {
-		evhttp_connection_set_closecb(evhttp_request_get_connection(j->req), NULL, NULL);
-		api_error(j->c, j->req, 500, "out of memory");
-		job_free(j);
-		return;
-	}
-	memcpy(j->files[0].data, rep->str, rep->len);
-	j->files[0].len = rep->len;
-	j->n_files = 1;
-	evhttp_connection_set_closecb(evhttp_request_get_connection(j->req), NULL, NULL);
-	job_check(j);
-}
-
-static void recheck_closed(struct evhttp_connection *evcon, void *arg)
-{
-	((struct wlreq_job *)arg)->dead = true;
+	json_decref(o);
 }
 
 static void h_recheck(struct ctl *c, struct evhttp_request *req, struct evkeyvalq *q, const struct auth_token *t,
 		      const char *id)
 {
 	static const char *const fields[] = { "operator", NULL };
-	json_t *b = evbuffer_get_length(evhttp_request_get_input_buffer(req)) ? api_body(c, req, q, fields) : json_object();
-	const char *op;
+	const char *argv[1] = { id }, *op = "";
 	struct wlreq_job *j;
-	struct recheck *r;
-	const char *argv[1] = { id };
+	json_t *b = NULL;
 
-	if (!b)
-		return;
-	if (!api_operator(c, req, b, &op) || !(j = job_new(c, req, t, op))) {
-		json_decref(b);
+	/* the body is optional; without one, the query must be empty as for any POST */
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(req))) {
+		if (!(b = api_body(c, req, q, fields)))
+			return;
+		if (!api_operator(c, req, b, &op))
+			goto out;
+	} else if (!api_query_known(c, req, q, (const char *const[]){ NULL })) {
 		return;
 	}
-	json_decref(b);
+	if (!(j = job_new(c, req, t, op)))
+		goto out;
 	snprintf(j->id, sizeof(j->id), "%s", id);
-	r = calloc(1, sizeof(*r));
-	if (!r) {
-		api_error(c, req, 500, "out of memory");
-		job_free(j);
-		return;
-	}
-	r->j = j;
-	if (ctl_script(c, "wlreq_get", 1, argv, NULL, on_recheck, r) < 0) {
+	if (ctl_script(c, "wlreq_get", 1, argv, NULL, on_recheck_rec, j) < 0) {
 		api_error(c, req, 503, "redis is not connected");
 		job_free(j);
-		free(r);
-		return;
+		goto out;
 	}
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req), recheck_closed, j);
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), job_closed, j);
+out:
+	json_decref(b);
 }
 
 static bool id_ok(const char *s, size_t n)
