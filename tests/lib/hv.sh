@@ -16,10 +16,19 @@ print(n)' "$2"; }
 smtp_ok() { timeout 10 ip netns exec "$1" python3 -c 'import smtplib,sys
 s = smtplib.SMTP(sys.argv[1], 25, timeout=3); s.ehlo("probe.tw.test"); s.quit()' "$2" 2>/dev/null; }
 burst() { timeout 120 ip netns exec "$1" python3 "$ROOT/tests/live/send.py" "$2" 200 4 "promo@$1.test" --same --until-blocked "${@:3}"; }
+# json_get PATH: the value at PATH (keys and list indexes, dot-separated) of
+# the JSON on stdin; empty when a key or an index is not there (no trace:
+# callers poll with it), nothing and exit 1 when stdin is not JSON
 json_get() { python3 -c 'import json,sys
-d = json.load(sys.stdin)
+try:
+    d = json.load(sys.stdin)
+except ValueError:
+    sys.exit(1)
 for k in sys.argv[1].split("."):
-    d = d[int(k)] if isinstance(d, list) else d.get(k) if isinstance(d, dict) else None
+    if isinstance(d, list):
+        d = d[int(k)] if k.isdigit() and int(k) < len(d) else None
+    else:
+        d = d.get(k) if isinstance(d, dict) else None
 print("" if d is None else d if not isinstance(d, bool) else str(d).lower())' "$1"; }
 domain() { # name uuid mac tap
 	cat <<EOF
