@@ -109,8 +109,7 @@ server:
 remote-control:
   control-enable: no
 CONF
-in_ns "$NS" unbound -d -c "$WORK/unbound.conf" >"$WORK/unbound.log" 2>&1 &
-TW_PIDS+=("$!")
+spawn "$NS" unbound -d -c "$WORK/unbound.conf" >"$WORK/unbound.log" 2>&1
 # ready when it answers a fixture name
 dns_up() { in_ns "$NS" "$TW_TWCTL" --json whitelist dns --ip 198.18.9.10 --domain good.example \
 	--resolver "$DNS" --dnsbl none --timeout 1 2>/dev/null | python3 -c 'import json,sys; sys.exit(0 if any(c["name"] == "ptr" and c["status"] == "pass" for c in json.load(sys.stdin)["checks"]) else 1)'; }
@@ -182,9 +181,8 @@ case_ "listed on SpamCop fails" \
 	198.18.9.22 good.example sel1 1 "dnsbl=fail~bl.spamcop.net"
 
 # a resolver that never answers: nothing passes and nothing is called a listing
-in_ns "$NS" python3 -c 'import socket,time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 5354)); time.sleep(60)' &
-TW_PIDS+=("$!")
+spawn "$NS" python3 -c 'import socket,time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 5354)); time.sleep(60)'
 start=$(date +%s%N)
 case_ "a resolver that does not answer: every line a warning (timed out), exit 0" \
 	198.18.9.10 good.example sel1 0 "ptr=warn fcrdns=warn spf=warn dmarc=warn dkim_key=warn dnsbl=warn" 127.0.0.1:5354 warn

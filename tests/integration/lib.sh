@@ -79,6 +79,12 @@ tw_cleanup_all() {
 
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
+# spawn NS CMD... [redirections]: start CMD inside NS in the background and
+# track its PID for cleanup (also in SPAWNED).  "in_ns NS CMD &" would give
+# the PID of a subshell running the function: stopping that leaves CMD
+# running.  Here the background job is ip itself, which execs CMD.
+spawn() { local ns=$1; shift; ip netns exec "$ns" "$@" & SPAWNED=$!; TW_PIDS+=("$SPAWNED"); }
+
 # ---- topology ---------------------------------------------------------------
 
 ns_new() {

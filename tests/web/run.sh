@@ -96,17 +96,14 @@ guest_on "$NS" "$NS_X" tapx0 52:54:00:6a:00:01 198.18.7.2 &&
   domain web-w $UUID_W 52:54:00:6c:00:01 tapw0; echo "</node>"; } >"$WORK/node.xml"
 sed "s/^  ladder: \[1h, /  ladder: [10m, /" "$ROOT/policies/default.yaml" >"$WORK/policy.yaml"
 
-in_hv redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$WORK" --save "" \
-	--appendonly no >"$WORK/redis.log" 2>&1 &
-TW_PIDS+=("$!")
+spawn "$NS" redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$WORK" --save "" \
+	--appendonly no >"$WORK/redis.log" 2>&1
 wait_until 10 bash -c "redis-cli -s '$SOCK' ping 2>/dev/null | grep -q PONG" || { tw_log "redis did not start"; exit 1; }
-in_hv "$TW_CONTROLLER" --redis "unix:$SOCK" --policy "$WORK/policy.yaml" --listen "$CTL" --consumer web1 \
-	--tokens "$WORK/tokens.yaml" --resolver 127.0.0.1:9 --dns-timeout 0.3 >"$WORK/ctl.log" 2>&1 &
-TW_PIDS+=("$!")
-in_hv "$TW_AGENT" --libvirt "test://$WORK/node.xml" --policy "$WORK/policy.yaml" \
+spawn "$NS" "$TW_CONTROLLER" --redis "unix:$SOCK" --policy "$WORK/policy.yaml" --listen "$CTL" --consumer web1 \
+	--tokens "$WORK/tokens.yaml" --resolver 127.0.0.1:9 --dns-timeout 0.3 >"$WORK/ctl.log" 2>&1
+spawn "$NS" "$TW_AGENT" --libvirt "test://$WORK/node.xml" --policy "$WORK/policy.yaml" \
 	--replies "$ROOT/policies/replies.yaml" --metrics "$MET" --redis "unix:$SOCK" --agent-id hv1 \
-	--state-dir "$WORK/state" --heartbeat 1 --resync-interval 5 >"$WORK/agent.log" 2>&1 &
-TW_PIDS+=("$!")
+	--state-dir "$WORK/state" --heartbeat 1 --resync-interval 5 >"$WORK/agent.log" 2>&1
 if wait_until 10 bash -c "ip netns exec '$NS' curl -sf http://$CTL/healthz >/dev/null" &&
 	wait_until 20 m_is tapwarden_report_connected "" 1; then
 	pass "redis, controller and agent up in the hypervisor's namespace"

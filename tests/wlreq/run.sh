@@ -132,8 +132,7 @@ server:
 remote-control:
   control-enable: no
 CONF
-in_hv unbound -d -c "$WORK/unbound.conf" >"$WORK/unbound.log" 2>&1 &
-TW_PIDS+=("$!")
+spawn "$NS" unbound -d -c "$WORK/unbound.conf" >"$WORK/unbound.log" 2>&1
 dns_up() { in_hv python3 - "$DNS" <<'PY'
 import socket, struct, sys
 host, port = sys.argv[1].rsplit(":", 1)
@@ -143,17 +142,14 @@ r = s.recv(512); sys.exit(0 if r[:2] == b"\x12\x34" and struct.unpack(">H", r[6:
 PY
 }
 in_hv ip link set lo up
-in_hv redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$WORK" --save "" \
-	--appendonly no >"$WORK/redis.log" 2>&1 &
-TW_PIDS+=("$!")
+spawn "$NS" redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$WORK" --save "" \
+	--appendonly no >"$WORK/redis.log" 2>&1
 wait_until 10 bash -c "redis-cli -s '$SOCK' ping 2>/dev/null | grep -q PONG" || { tw_log "redis did not start"; exit 1; }
-in_hv "$TW_CONTROLLER" --redis "unix:$SOCK" --policy "$ROOT/policies/default.yaml" --listen "$CTL" --consumer wr1 \
-	--tokens "$WORK/tokens.yaml" --resolver "$DNS" --dns-timeout 1 >"$WORK/ctl.log" 2>&1 &
-TW_PIDS+=("$!")
-in_hv "$TW_AGENT" --libvirt "test://$WORK/node.xml" --policy "$ROOT/policies/default.yaml" \
+spawn "$NS" "$TW_CONTROLLER" --redis "unix:$SOCK" --policy "$ROOT/policies/default.yaml" --listen "$CTL" --consumer wr1 \
+	--tokens "$WORK/tokens.yaml" --resolver "$DNS" --dns-timeout 1 >"$WORK/ctl.log" 2>&1
+spawn "$NS" "$TW_AGENT" --libvirt "test://$WORK/node.xml" --policy "$ROOT/policies/default.yaml" \
 	--replies "$ROOT/policies/replies.yaml" --metrics "$MET" --redis "unix:$SOCK" --agent-id hv1 \
-	--state-dir "$WORK/state" --heartbeat 1 --resync-interval 5 >"$WORK/agent.log" 2>&1 &
-TW_PIDS+=("$!")
+	--state-dir "$WORK/state" --heartbeat 1 --resync-interval 5 >"$WORK/agent.log" 2>&1
 if wait_until 10 dns_up && wait_until 10 bash -c "ip netns exec '$NS' curl -sf http://$CTL/healthz >/dev/null" &&
 	wait_until 20 m_is tapwarden_report_connected "" 1; then
 	pass "unbound, redis, controller and agent up in the hypervisor's namespace"
