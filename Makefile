@@ -7,6 +7,9 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 DATADIR ?= $(PREFIX)/share/tapwarden
+# The one version of the agent, the controller, twctl and the Debian
+# packages (packaging/debian/changelog must start with it: make deb checks)
+VERSION := 0.6.0
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -21,7 +24,7 @@ PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
-ALL_CPPFLAGS := -D_GNU_SOURCE -DTW_DATADIR='"$(DATADIR)"' -Iagent -Icommon -Icontroller $(PKG_CFLAGS) $(CPPFLAGS)
+ALL_CPPFLAGS := -D_GNU_SOURCE -DTW_DATADIR='"$(DATADIR)"' -DTW_VERSION='"$(VERSION)"' -Iagent -Icommon -Icontroller $(PKG_CFLAGS) $(CPPFLAGS)
 ALL_CFLAGS   := -std=c11 $(WARN) $(CFLAGS)
 DEPFLAGS      = -MMD -MP
 
@@ -43,7 +46,7 @@ CTL_SRCS    := controller/main.c controller/api.c controller/feed.c controller/p
 	       controller/wlreq.c controller/dnscheck.c
 CTL_OBJS    := $(CTL_SRCS:%.c=$(B)/%.o)
 
-.PHONY: all clean install check check-run unit unit-asan golden lint-corpus detect fuzz fuzz-smoke integration live lxc enforce bus web dns wlreq demo-test bench demo deps
+.PHONY: all clean install install-common install-agent install-controller deb deb-test check check-run unit unit-asan golden lint-corpus detect fuzz fuzz-smoke integration live lxc enforce bus web dns wlreq demo-test bench demo deps
 all: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
 
 $(B)/%.o: %.c
@@ -90,7 +93,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libtwcore.a tests/unit/testutil.h
 check: deps
 	$(MAKE) --no-print-directory check-run
 
-check-run: unit unit-asan golden lint-corpus detect fuzz-smoke integration live lxc enforce bus web dns wlreq demo-test
+check-run: unit unit-asan golden lint-corpus detect fuzz-smoke integration live lxc enforce bus web dns wlreq demo-test deb-test
 	@echo "make check: all tests passed"
 
 unit: $(UNIT_BINS)
@@ -203,12 +206,50 @@ demo: deps
 	DEMO_SECONDS=$(DEMO_SECONDS) TW_AGENT=$(abspath $(B)/tapwarden-agent) \
 		TW_CONTROLLER=$(abspath $(B)/tapwarden-controller) TW_TWCTL=$(abspath $(B)/twctl) bash demo/run.sh
 
-install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/policies $(DESTDIR)$(MANDIR)/man8
-	install -m 0755 $(B)/tapwarden-agent $(DESTDIR)$(SBINDIR)/tapwarden-agent
+# make install = the three parts the Debian packages split it into.
+# Configuration goes to $(SYSCONFDIR)/tapwarden only when it is not there
+# (an edited file is never overwritten; the packages ship it as conffiles).
+install: install-common install-agent install-controller
+
+install-common:
+	install -d $(DESTDIR)$(DATADIR)/policies $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/tapwarden
 	install -m 0644 policies/shorteners.txt policies/replies.yaml policies/default.yaml \
 		policies/README.md $(DESTDIR)$(DATADIR)/policies/
+	install -m 0644 doc/tapwarden-policy.5 $(DESTDIR)$(MANDIR)/man5/tapwarden-policy.5
+	test -e $(DESTDIR)$(SYSCONFDIR)/tapwarden/policy.yaml || \
+		install -m 0644 policies/default.yaml $(DESTDIR)$(SYSCONFDIR)/tapwarden/policy.yaml
+	test -e $(DESTDIR)$(SYSCONFDIR)/tapwarden/replies.yaml || \
+		install -m 0644 policies/replies.yaml $(DESTDIR)$(SYSCONFDIR)/tapwarden/replies.yaml
+
+install-agent: $(B)/tapwarden-agent
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/tapwarden
+	install -m 0755 $(B)/tapwarden-agent $(DESTDIR)$(SBINDIR)/tapwarden-agent
 	install -m 0644 doc/tapwarden-agent.8 $(DESTDIR)$(MANDIR)/man8/tapwarden-agent.8
+	test -e $(DESTDIR)$(SYSCONFDIR)/tapwarden/agent.conf || \
+		install -m 0644 packaging/etc/agent.conf $(DESTDIR)$(SYSCONFDIR)/tapwarden/agent.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/tapwarden/whitelist.txt || \
+		install -m 0644 packaging/etc/whitelist.txt $(DESTDIR)$(SYSCONFDIR)/tapwarden/whitelist.txt
+
+install-controller: $(B)/tapwarden-controller $(B)/twctl
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(SYSCONFDIR)/tapwarden
+	install -m 0755 $(B)/tapwarden-controller $(DESTDIR)$(SBINDIR)/tapwarden-controller
+	install -m 0755 $(B)/twctl $(DESTDIR)$(BINDIR)/twctl
+	install -m 0644 doc/tapwarden-controller.8 $(DESTDIR)$(MANDIR)/man8/tapwarden-controller.8
+	install -m 0644 doc/twctl.1 $(DESTDIR)$(MANDIR)/man1/twctl.1
+	test -e $(DESTDIR)$(SYSCONFDIR)/tapwarden/controller.conf || \
+		install -m 0644 packaging/etc/controller.conf $(DESTDIR)$(SYSCONFDIR)/tapwarden/controller.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/tapwarden/tokens.yaml || \
+		install -m 0640 packaging/etc/tokens.yaml $(DESTDIR)$(SYSCONFDIR)/tapwarden/tokens.yaml
+
+# Debian packages (packaging/debian): built with dpkg-buildpackage in a
+# copy of the tracked sources under build/deb; the .debs land in build/deb.
+deb:
+	bash packaging/build-deb.sh $(VERSION)
+
+# the packages built, linted, unpacked, installed, upgraded over and purged
+deb-test:
+	bash tests/deb/run.sh $(VERSION)
 
 clean:
 	rm -rf build

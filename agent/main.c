@@ -35,7 +35,7 @@
 #include "whitelist.h"
 
 #ifndef TW_VERSION
-#define TW_VERSION "0.5.0"
+#define TW_VERSION "0.0.0-unknown"   /* the Makefile passes VERSION */
 #endif
 #ifndef TW_DATADIR
 #define TW_DATADIR "/usr/local/share/tapwarden"

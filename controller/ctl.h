@@ -26,7 +26,10 @@ struct evhttp;
 struct evhttp_request;
 struct event;
 
-#define CTL_VERSION "0.6.0"
+#ifndef TW_VERSION
+#define TW_VERSION "0.0.0-unknown"   /* the Makefile passes VERSION */
+#endif
+#define CTL_VERSION TW_VERSION
 #define CTL_GROUP "controllers"
 #define CTL_MAX_AGENTS 4096
 #define CTL_RING 1000                 /* events held for the live feed */

@@ -33,7 +33,10 @@
 #include "rconn.h"
 #include "twctl.h"
 
-#define TWCTL_VERSION "0.6.0"
+#ifndef TW_VERSION
+#define TW_VERSION "0.0.0-unknown"   /* the Makefile passes VERSION */
+#endif
+#define TWCTL_VERSION TW_VERSION
 
 static const char *g_url = "http://127.0.0.1:8425";
 const char *g_actor;      /* the operator: recorded next to the token's name */
