@@ -46,7 +46,7 @@ CTL_SRCS    := controller/main.c controller/api.c controller/feed.c controller/p
 	       controller/wlreq.c controller/dnscheck.c
 CTL_OBJS    := $(CTL_SRCS:%.c=$(B)/%.o)
 
-.PHONY: all clean install install-common install-agent install-controller deb deb-test check check-run unit unit-asan golden lint-corpus detect fuzz fuzz-smoke integration live lxc enforce bus web dns wlreq demo-test bench demo deps
+.PHONY: all clean install install-common install-agent install-controller deb deb-test check check-run unit unit-asan golden lint-corpus detect fuzz fuzz-smoke integration live lxc enforce bus web dns wlreq qemu demo-test bench demo deps
 all: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
 
 $(B)/%.o: %.c
@@ -93,7 +93,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libtwcore.a tests/unit/testutil.h
 check: deps
 	$(MAKE) --no-print-directory check-run
 
-check-run: unit unit-asan golden lint-corpus detect fuzz-smoke integration live lxc enforce bus web dns wlreq demo-test deb-test
+check-run: unit unit-asan golden lint-corpus detect fuzz-smoke integration live lxc enforce bus web dns wlreq qemu demo-test deb-test
 	@echo "make check: all tests passed"
 
 unit: $(UNIT_BINS)
@@ -160,6 +160,10 @@ dns: $(B)/twctl
 wlreq: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
 	TW_AGENT=$(abspath $(B)/tapwarden-agent) TW_CONTROLLER=$(abspath $(B)/tapwarden-controller) \
 		TW_TWCTL=$(abspath $(B)/twctl) bash tests/wlreq/run.sh
+
+# libvirtd with QEMU (TCG) guests booting Debian's kernel (tests/qemu)
+qemu: $(B)/tapwarden-agent
+	TW_AGENT=$(abspath $(B)/tapwarden-agent) bash tests/qemu/run.sh
 
 # make demo DEMO_SECONDS=60, unattended, and its outcome checked
 demo-test: $(B)/tapwarden-agent $(B)/tapwarden-controller $(B)/twctl
