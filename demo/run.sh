@@ -98,11 +98,7 @@ twctl() { "$TW_TWCTL" --controller "http://$LISTEN" --token-file "$WORK/support.
 rm -f "$SUMMARY"
 say "building the simulated hypervisor ($NS_HV): a bridge, a Postfix mail server, ${#GUESTS[@]} guests on veth taps"
 ns_new "$NS_HV" && ns_new "$NS_SRV" || exit 1
-ip -n "$NS_HV" link add br0 type bridge stp_state 0 forward_delay 0 && ip -n "$NS_HV" link set br0 up &&
-	ip -n "$NS_HV" link add vmx type veth peer name eth0 netns "$NS_SRV" &&
-	ip -n "$NS_HV" link set vmx master br0 up && ip -n "$NS_SRV" link set eth0 up &&
-	ip -n "$NS_SRV" addr add "$MX/24" dev eth0 && ip -n "$NS_SRV" addr add fd00:198:18::1/64 dev eth0 ||
-	{ tw_log "cannot make the bridge"; exit 1; }
+hv_bridge "$NS_HV" "$NS_SRV" "$MX/24" fd00:198:18::1/64 || { tw_log "cannot make the bridge"; exit 1; }
 postfix_setup "$WORK/postfix" && postfix_start "$WORK/postfix" || { tw_log "Postfix did not start"; exit 1; }
 echo "<node>" >"$WORK/node.xml"
 echo "[" >"$WORK/guests.json"

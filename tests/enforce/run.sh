@@ -101,11 +101,7 @@ start_agent() {
 
 # ---- topology ------------------------------------------------------------------------
 ns_new "$NS_HV" && ns_new "$NS_SRV" || { tw_log "cannot make namespaces"; exit 1; }
-ip -n "$NS_HV" link add br0 type bridge stp_state 0 forward_delay 0 && ip -n "$NS_HV" link set br0 up &&
-	ip -n "$NS_HV" link add vsrv type veth peer name eth0 netns "$NS_SRV" &&
-	ip -n "$NS_HV" link set vsrv master br0 up && ip -n "$NS_SRV" link set eth0 up &&
-	ip -n "$NS_SRV" addr add 198.18.3.1/24 dev eth0 && ip -n "$NS_SRV" addr add fd00:198:18:3::1/64 dev eth0 ||
-	{ tw_log "cannot make the bridge"; exit 1; }
+hv_bridge "$NS_HV" "$NS_SRV" 198.18.3.1/24 fd00:198:18:3::1/64 || { tw_log "cannot make the bridge"; exit 1; }
 guest "$NS_A" tapa0 52:54:00:3a:00:01 198.18.3.2 fd00:198:18:3::2 &&
 	guest "$NS_B" tapb0 52:54:00:3b:00:01 198.18.3.3 fd00:198:18:3::3 &&
 	guest "$NS_W" tapw0 52:54:00:3d:00:01 198.18.3.4 fd00:198:18:3::4 || { tw_log "cannot make the guests"; exit 1; }

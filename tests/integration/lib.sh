@@ -79,6 +79,18 @@ tw_cleanup_all() {
 
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
+# hv_bridge HVNS SRVNS ADDR/PREFIX...: a bridge br0 (up, no STP delay) in
+# HVNS and the server's port on it: veth vsrv in br0, its peer eth0 in
+# SRVNS with each address given.  The hypervisor of every root test.
+hv_bridge() {
+	local hv=$1 srv=$2 a
+	shift 2
+	ip -n "$hv" link add br0 type bridge stp_state 0 forward_delay 0 && ip -n "$hv" link set br0 up &&
+		ip -n "$hv" link add vsrv type veth peer name eth0 netns "$srv" &&
+		ip -n "$hv" link set vsrv master br0 up && ip -n "$srv" link set eth0 up || return 1
+	for a; do ip -n "$srv" addr add "$a" dev eth0 || return 1; done
+}
+
 # spawn NS CMD... [redirections]: start CMD inside NS in the background and
 # track its PID for cleanup (also in SPAWNED).  "in_ns NS CMD &" would give
 # the PID of a subshell running the function: stopping that leaves CMD

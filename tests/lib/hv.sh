@@ -40,10 +40,7 @@ EOF
 }
 hypervisor() { # ns sinkns net(198.18.x)
 	ns_new "$1" && ns_new "$2" || return 1
-	ip -n "$1" link add br0 type bridge stp_state 0 forward_delay 0 && ip -n "$1" link set br0 up &&
-		ip -n "$1" link add vsrv type veth peer name eth0 netns "$2" &&
-		ip -n "$1" link set vsrv master br0 up && ip -n "$2" link set eth0 up &&
-		ip -n "$2" addr add "$3.1/24" dev eth0 || return 1
+	hv_bridge "$1" "$2" "$3.1/24" || return 1
 	ip netns exec "$2" smtp-sink -u postfix "$3.1:25" 64 >"$WORK/sink-$2.log" 2>&1 &
 	TW_PIDS+=("$!")
 	wait_until 10 tcp_listening "$2" "$3.1" 25

@@ -99,11 +99,7 @@ guest() {
 
 # ---- topology ------------------------------------------------------------------
 ns_new "$NS_HV" && ns_new "$NS_SRV" || { tw_log "cannot make namespaces"; exit 1; }
-ip -n "$NS_HV" link add br0 type bridge stp_state 0 forward_delay 0 && ip -n "$NS_HV" link set br0 up ||
-	{ tw_log "cannot make the bridge"; exit 1; }
-ip -n "$NS_HV" link add vsrv type veth peer name eth0 netns "$NS_SRV" &&
-	ip -n "$NS_HV" link set vsrv master br0 up && ip -n "$NS_SRV" link set eth0 up &&
-	ip -n "$NS_SRV" addr add 198.18.1.1/24 dev eth0 || { tw_log "cannot make the server port"; exit 1; }
+hv_bridge "$NS_HV" "$NS_SRV" 198.18.1.1/24 || { tw_log "cannot make the bridge"; exit 1; }
 guest "$NS_A" tapa0 52:54:00:1a:00:01 198.18.1.2 &&
 	guest "$NS_B" tapb0 52:54:00:1b:00:01 198.18.1.3 &&
 	guest "$NS_C" tapc0 52:54:00:1c:00:01 198.18.1.4 down &&

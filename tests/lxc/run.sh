@@ -31,6 +31,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 source "$ROOT/tests/integration/lib.sh"
 # shellcheck source=../lib/daemon.sh
 source "$ROOT/tests/lib/daemon.sh"
+# shellcheck source=../lib/libvirt.sh
+source "$ROOT/tests/lib/libvirt.sh"
 
 if [[ -z "${TW_AGENT:-}" || ! -x "${TW_AGENT}" ]]; then
 	echo "lxc: TW_AGENT must name the tapwarden-agent binary (got '${TW_AGENT:-}')" >&2
@@ -40,12 +42,7 @@ fi
 for tool in libvirtd virtlogd virsh nsenter unshare smtp-sink swaks curl; do
 	command -v "$tool" >/dev/null || { echo "lxc: missing tool: $tool (libvirt-daemon-driver-lxc)" >&2; exit 2; }
 done
-# (zombies do not count; one that is still stopping gets a few seconds)
-libvirtd_running() { pgrep -x -r D,R,S,T libvirtd >/dev/null; }
-if libvirtd_running && ! wait_until 10 bash -c '! pgrep -x -r D,R,S,T libvirtd >/dev/null'; then
-	echo "lxc: a libvirtd is already running (pid $(pgrep -x libvirtd | tr '\n' ' ')); only one can run per machine" >&2
-	exit 2
-fi
+libvirtd_free lxc
 
 WORK=$(mktemp -d /tmp/tw-lxc.XXXXXX)
 chmod 755 "$WORK"
@@ -78,7 +75,6 @@ trap 'exit 130' INT TERM
 tw_log() { printf '%s\n' "lxc: $*" >&2; }
 libvirt_up() { virsh -c "$URI" version >/dev/null 2>&1; }
 reconnected() { metrics | grep -qE '^tapwarden_vmmap_reconnects_total [1-9]'; }
-pidfile_pid() { local p; p=$(cat "$1" 2>/dev/null) && [[ -n "$p" ]] && echo "$p"; }
 
 # libvirtd in the hv namespace's network, with a mount namespace of its own
 # where the cgroup2 mount that breaks container start is not visible.
@@ -120,14 +116,9 @@ tap_of() { virsh_q domiflist "$1" 2>/dev/null | awk '$2 == "bridge" { print $1; 
 # ---- topology and libvirt ----------------------------------------------------------
 mkdir -p /var/log/libvirt /run/libvirt
 ns_new "$NS_HV" && ns_new "$NS_SRV" || { tw_log "cannot make namespaces"; exit 1; }
-ip -n "$NS_HV" link add br0 type bridge stp_state 0 forward_delay 0 && ip -n "$NS_HV" link set br0 up &&
-	ip -n "$NS_HV" link add vsrv type veth peer name eth0 netns "$NS_SRV" &&
-	ip -n "$NS_HV" link set vsrv master br0 up && ip -n "$NS_SRV" link set eth0 up &&
-	ip -n "$NS_SRV" addr add 198.18.2.1/24 dev eth0 || { tw_log "cannot make the bridge"; exit 1; }
+hv_bridge "$NS_HV" "$NS_SRV" 198.18.2.1/24 || { tw_log "cannot make the bridge"; exit 1; }
 sink_start sink 198.18.2.1 || { tw_log "smtp-sink did not start"; exit 1; }
-nsenter --net="/run/netns/$NS_HV" virtlogd -d -p "$WORK/virtlogd.pid" &&
-	wait_until 10 pidfile_pid "$WORK/virtlogd.pid" >/dev/null || { tw_log "virtlogd did not start"; exit 1; }
-VIRTLOGD_PID=$(pidfile_pid "$WORK/virtlogd.pid")
+virtlogd_start "$NS_HV" || { tw_log "virtlogd did not start"; exit 1; }
 if start_libvirtd; then
 	pass "libvirtd (LXC driver) answers, pid $LIBVIRTD_PID"
 else

@@ -29,6 +29,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 source "$ROOT/tests/integration/lib.sh"
 # shellcheck source=../lib/daemon.sh
 source "$ROOT/tests/lib/daemon.sh"
+# shellcheck source=../lib/libvirt.sh
+source "$ROOT/tests/lib/libvirt.sh"
 
 [[ -x "${TW_AGENT:-}" ]] || { echo "qemu: TW_AGENT must name the tapwarden-agent binary" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || { echo "qemu: must run as root" >&2; exit 2; }
@@ -38,10 +40,7 @@ done
 BUSYBOX=/bin/busybox
 [[ -x $BUSYBOX ]] && dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "ok installed" ||
 	{ echo "qemu: $BUSYBOX is not busybox-static (make deps)" >&2; exit 2; }
-if pgrep -x -r D,R,S,T libvirtd >/dev/null && ! wait_until 10 bash -c '! pgrep -x -r D,R,S,T libvirtd >/dev/null'; then
-	echo "qemu: a libvirtd is already running; only one can run per machine" >&2
-	exit 2
-fi
+libvirtd_free qemu
 
 WORK=$(mktemp -d /tmp/tw-qemu.XXXXXX)
 chmod 755 "$WORK"
@@ -67,7 +66,6 @@ finish() {
 }
 trap finish EXIT
 trap 'exit 130' INT TERM
-pidfile_pid() { local p; p=$(cat "$1" 2>/dev/null) && [[ -n "$p" ]] && echo "$p"; }
 
 # ---- guest kernel and initramfs -------------------------------------------------------------
 CACHE="$ROOT/build/qemu-cache"
@@ -109,14 +107,9 @@ pass "guest: $(basename "$KDEB") kernel, initramfs with busybox-static and ${LOA
 # ---- hypervisor namespace, virtlogd, libvirtd -----------------------------------------------------
 mkdir -p /var/log/libvirt/qemu /run/libvirt
 ns_new "$NS_HV" && ns_new "$NS_SRV" || { tw_log "cannot make namespaces"; exit 1; }
-ip -n "$NS_HV" link add br0 type bridge stp_state 0 forward_delay 0 && ip -n "$NS_HV" link set br0 up &&
-	ip -n "$NS_HV" link add vsrv type veth peer name eth0 netns "$NS_SRV" &&
-	ip -n "$NS_HV" link set vsrv master br0 up && ip -n "$NS_SRV" link set eth0 up &&
-	ip -n "$NS_SRV" addr add 198.18.3.1/24 dev eth0 || { tw_log "cannot make the bridge"; exit 1; }
+hv_bridge "$NS_HV" "$NS_SRV" 198.18.3.1/24 || { tw_log "cannot make the bridge"; exit 1; }
 sink_start sink 198.18.3.1 || { tw_log "smtp-sink did not start"; exit 1; }
-nsenter --net="/run/netns/$NS_HV" virtlogd -d -p "$WORK/virtlogd.pid" &&
-	wait_until 10 pidfile_pid "$WORK/virtlogd.pid" >/dev/null || { tw_log "virtlogd did not start"; exit 1; }
-VIRTLOGD_PID=$(pidfile_pid "$WORK/virtlogd.pid")
+virtlogd_start "$NS_HV" || { tw_log "virtlogd did not start"; exit 1; }
 nsenter --net="/run/netns/$NS_HV" libvirtd -d -p "$WORK/libvirtd.pid" || { tw_log "libvirtd did not start"; exit 1; }
 if wait_until 40 virsh -c "$URI" version >/dev/null 2>&1 && LIBVIRTD_PID=$(pidfile_pid "$WORK/libvirtd.pid"); then
 	pass "virtlogd and libvirtd (QEMU driver) up in the hypervisor's namespace, libvirtd pid $LIBVIRTD_PID"
