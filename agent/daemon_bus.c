@@ -22,7 +22,6 @@
 
 #define DBUS_STATS_S 10
 #define DBUS_CHUNK 500        /* VMs per stats or inventory entry */
-#define DBUS_TOP_FPS 3        /* fingerprints per kind per VM in a stats entry */
 
 static uint64_t mono_ms(void)
 {
@@ -143,25 +142,6 @@ static void on_health(void *arg, struct jsonw *w)
 
 /* ---- periodic reports ------------------------------------------------------------- */
 
-static void fps_json(struct jsonw *w, const char *name, const struct stats_vm *st, enum stats_fp kind,
-		     uint64_t now_s)
-{
-	struct stats_fp_count top[DBUS_TOP_FPS];
-	uint32_t n = st ? stats_vm_top(st, kind, now_s, top, DBUS_TOP_FPS) : 0;
-	char hex[20];
-
-	jsonw_key(w, name);
-	jsonw_arr_begin(w);
-	for (uint32_t i = 0; i < n; i++) {
-		snprintf(hex, sizeof(hex), "%016" PRIx64, top[i].key);
-		jsonw_arr_begin(w);
-		jsonw_cstr(w, hex);
-		jsonw_uint(w, top[i].count);
-		jsonw_arr_end(w);
-	}
-	jsonw_arr_end(w);
-}
-
 /* Per-VM counts since the last report, for VMs that did something. */
 static void stats_report(struct daemon *d, uint64_t now_s)
 {
@@ -169,7 +149,7 @@ static void stats_report(struct daemon *d, uint64_t now_s)
 
 	for (size_t i = 0; i <= d->nvms; i++) {
 		struct dvm *vm = i < d->nvms ? d->vms[i] : NULL;
-		uint64_t cur[8];
+		uint64_t cur[SJ_COUNTS];
 		const struct stats_vm *st;
 
 		if (vm) {
@@ -180,8 +160,7 @@ static void stats_report(struct daemon *d, uint64_t now_s)
 				vm = NULL;
 		}
 		if (vm) {
-			static const char *const k[8] = { "attempts", "sessions", "messages", "rcpts",
-							  "rejected", "deferred", "user_unknown", "blocklist" };
+			uint64_t n[SJ_COUNTS];
 
 			if (in_chunk == 0) {
 				jsonw_reset(&d->bw);
@@ -190,20 +169,10 @@ static void stats_report(struct daemon *d, uint64_t now_s)
 				jsonw_key(&d->bw, "vms");
 				jsonw_arr_begin(&d->bw);
 			}
-			jsonw_obj_begin(&d->bw);
-			jsonw_key(&d->bw, "uuid"); jsonw_cstr(&d->bw, vm->uuid);
-			jsonw_key(&d->bw, "name"); jsonw_cstr(&d->bw, vm->name);
-			for (int j = 0; j < 8; j++) {
-				jsonw_key(&d->bw, k[j]);
-				jsonw_uint(&d->bw, cur[j] - vm->sent[j]);
-			}
+			for (int j = 0; j < SJ_COUNTS; j++)
+				n[j] = cur[j] - vm->sent[j];
 			st = detect_stats(d->detect, vm->uuid);
-			jsonw_key(&d->bw, "fps");
-			jsonw_obj_begin(&d->bw);
-			fps_json(&d->bw, "digest", st, SF_DIGEST, now_s);
-			fps_json(&d->bw, "subject", st, SF_SUBJECT, now_s);
-			jsonw_obj_end(&d->bw);
-			jsonw_obj_end(&d->bw);
+			stats_entry_to_json(&d->bw, vm->uuid, vm->name, n, st, now_s);
 			memcpy(vm->sent, cur, sizeof(cur));
 			in_chunk++;
 		}

@@ -51,6 +51,7 @@ struct opts {
 	const char *replies;
 	const char *vm_map;
 	const char *verdicts;
+	const char *reports;          /* offline: the controller's reports, as JSON lines */
 	uint32_t max_vms;
 	const char *libvirt;
 	const char *metrics;
@@ -103,6 +104,11 @@ static void usage(FILE *f)
 "      --verdicts OUT       verdict changes as JSON lines to OUT (\"-\" = stdout);\n"
 "                           needs --vm-map; sessions are then written only\n"
 "                           with --sessions\n"
+"      --reports OUT        with --verdicts: the reports the live agent would\n"
+"                           send the controller, one JSON object per line:\n"
+"                           {\"type\": \"verdict\"|\"stats\", \"ts\", \"body\"}, stats\n"
+"                           every 10 s of capture time (tapwarden-controller\n"
+"                           --replay runs them through its global rules)\n"
 "      --policy FILE        detection policy (default: the installed\n"
 "                           policies/default.yaml)\n"
 "      --replies FILE       reply classification patterns (default: the\n"
@@ -227,7 +233,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	enum { O_SAMPLE = 256, O_MAXPARSERS, O_MAXFLOWS, O_FLOWBUF, O_TOTALBUF, O_IDLE, O_SHORT, O_STATS,
 	       O_POLICY, O_REPLIES, O_VMMAP, O_VERDICTS, O_MAXVMS, O_LIBVIRT, O_METRICS, O_CAPBUF,
 	       O_WHITELIST, O_RESYNC, O_PRINTFILTER, O_DRYRUN, O_REMOVE, O_REDIS, O_RUSER, O_RPW, O_PREFIX,
-	       O_AGENTID, O_STATEDIR, O_SPOOLMAX, O_HEARTBEAT };
+	       O_AGENTID, O_STATEDIR, O_SPOOLMAX, O_HEARTBEAT, O_REPORTS };
 	static const struct option lopts[] = {
 		{ "read", required_argument, NULL, 'r' },
 		{ "sessions", required_argument, NULL, 'w' },
@@ -244,6 +250,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "replies", required_argument, NULL, O_REPLIES },
 		{ "vm-map", required_argument, NULL, O_VMMAP },
 		{ "verdicts", required_argument, NULL, O_VERDICTS },
+		{ "reports", required_argument, NULL, O_REPORTS },
 		{ "max-vms", required_argument, NULL, O_MAXVMS },
 		{ "libvirt", required_argument, NULL, O_LIBVIRT },
 		{ "metrics", required_argument, NULL, O_METRICS },
@@ -340,6 +347,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case O_REPLIES: o->replies = optarg; break;
 		case O_VMMAP: o->vm_map = optarg; break;
 		case O_VERDICTS: o->verdicts = optarg; break;
+		case O_REPORTS: o->reports = optarg; break;
 		case O_MAXVMS:
 			if (!parse_u64(optarg, 1, 1u << 20, &v)) {
 				log_err("config: --max-vms: expected 1..1048576, got \"%s\"", optarg);
@@ -449,6 +457,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		log_err("config: --verdicts needs --vm-map (which guest is which VM)");
 		errors++;
 	}
+	if (o->reports && (!o->read || !o->verdicts)) {
+		log_err("config: --reports is for --read with --verdicts (the live agent sends its reports to Redis)");
+		errors++;
+	}
 	if (o->read && !o->sessions && !o->verdicts)
 		o->sessions = "-";
 	return errors ? -EINVAL : 0;
@@ -535,7 +547,86 @@ struct detection {
 	uint64_t last_ts_us;
 	uint64_t unattributed;       /* sessions of guests not in the map */
 	bool write_failed;
+	/* --reports: the VMs active since the last stats report, with their counts */
+	FILE *reports;
+	uint64_t report_s;           /* capture second of the next stats report */
+	struct report_vm { char uuid[DETECT_ID_LEN], name[DETECT_ID_LEN]; uint64_t n[SJ_COUNTS]; } *rvm;
+	size_t n_rvm, cap_rvm, last_rvm;
+	bool reports_failed;
 };
+
+#define REPORT_STATS_S 10            /* as the live agent's stats reports */
+
+/* One report line {"type", "ts", "body"} of w's object. */
+static void report_line(struct detection *det, const char *type, double ts, const struct jsonw *body)
+{
+	if (fprintf(det->reports, "{\"type\":\"%s\",\"ts\":%.6f,\"body\":", type, ts) < 0 ||
+	    fwrite(body->buf, 1, body->len, det->reports) != body->len || fputs("}\n", det->reports) == EOF)
+		det->reports_failed = true;
+}
+
+/* The stats report of the interval ending at now_s: every VM active in it. */
+static void report_stats(struct detection *det, uint64_t now_s)
+{
+	if (!det->n_rvm)
+		return;
+	jsonw_reset(&det->w);
+	jsonw_obj_begin(&det->w);
+	jsonw_key(&det->w, "interval_s"); jsonw_uint(&det->w, REPORT_STATS_S);
+	jsonw_key(&det->w, "vms");
+	jsonw_arr_begin(&det->w);
+	for (size_t i = 0; i < det->n_rvm; i++)
+		stats_entry_to_json(&det->w, det->rvm[i].uuid, det->rvm[i].name, det->rvm[i].n,
+				    detect_stats(det->detect, det->rvm[i].uuid), now_s);
+	jsonw_arr_end(&det->w);
+	jsonw_obj_end(&det->w);
+	if (det->w.oom)
+		det->reports_failed = true;
+	else
+		report_line(det, "stats", (double)now_s, &det->w);
+	det->n_rvm = 0;
+	det->last_rvm = 0;
+}
+
+/* Count session o of VM id for the next stats report. */
+static void report_count(struct detection *det, const struct detect_vm_id *id, const struct stats_obs *o)
+{
+	struct report_vm *r = NULL;
+
+	if (det->last_rvm < det->n_rvm && strcmp(det->rvm[det->last_rvm].uuid, id->uuid) == 0)
+		r = &det->rvm[det->last_rvm];
+	for (size_t i = 0; !r && i < det->n_rvm; i++)
+		if (strcmp(det->rvm[i].uuid, id->uuid) == 0) {
+			r = &det->rvm[i];
+			det->last_rvm = i;
+		}
+	if (!r) {
+		if (det->n_rvm == det->cap_rvm) {
+			size_t cap = det->cap_rvm ? 2 * det->cap_rvm : 64;
+			struct report_vm *nv = realloc(det->rvm, cap * sizeof(*nv));
+
+			if (!nv) {
+				det->reports_failed = true;
+				return;
+			}
+			det->rvm = nv;
+			det->cap_rvm = cap;
+		}
+		det->last_rvm = det->n_rvm;
+		r = &det->rvm[det->n_rvm++];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->uuid, sizeof(r->uuid), "%s", id->uuid);
+		snprintf(r->name, sizeof(r->name), "%s", id->name);
+	}
+	r->n[SJ_ATTEMPTS]++;
+	r->n[SJ_SESSIONS] += o->smtp;
+	r->n[SJ_MESSAGES] += o->n_msgs;
+	r->n[SJ_RCPTS] += o->rcpts;
+	r->n[SJ_REJECTED] += o->replies[2];
+	r->n[SJ_DEFERRED] += o->replies[1];
+	r->n[SJ_USER_UNKNOWN] += o->user_unknown;
+	r->n[SJ_BLOCKLIST] += o->blocklist;
+}
 
 /* Sessions go to the writer (if any) and to detection (if any). */
 struct emit_ctx {
@@ -595,6 +686,8 @@ static void on_verdict(void *ctx, const struct detect_verdict *v)
 	verdict_to_json(v, &det->w);
 	if (fwrite(det->w.buf, 1, det->w.len, det->out) != det->w.len || fputc('\n', det->out) == EOF)
 		det->write_failed = true;
+	if (det->reports)
+		report_line(det, "verdict", (double)det->last_ts_us / 1e6, &det->w);
 }
 
 /* One finished session: attribute it to a VM and count it. */
@@ -606,10 +699,18 @@ static void detection_session(struct detection *det, const struct session *s)
 	observe_session(s, det->replies, &obs);
 	if (obs.ts_us > det->last_ts_us)
 		det->last_ts_us = obs.ts_us;
+	/* a stats report covers the 10 s before the session that ends after it */
+	if (det->reports && det->last_ts_us / 1000000 >= det->report_s) {
+		if (det->report_s)
+			report_stats(det, det->report_s);
+		det->report_s = (det->last_ts_us / 1000000 / REPORT_STATS_S + 1) * REPORT_STATS_S;
+	}
 	if (!id) {
 		det->unattributed++;
 	} else if (detect_observe(det->detect, id, &obs) < 0) {
 		/* counted in detect_counters */
+	} else if (det->reports) {
+		report_count(det, id, &obs);
 	}
 	/* the capture clock drives expiry of blocks and alerts */
 	if (det->last_ts_us / 1000000 > det->last_tick_s) {
@@ -630,6 +731,9 @@ static void emit_session(void *ctx, const struct session *s)
 static void detection_fini(struct detection *det)
 {
 	detect_free(det->detect);
+	if (det->reports && det->reports != stdout)
+		fclose(det->reports);
+	free(det->rvm);
 	vmmap_file_fini(&det->vms);
 	jsonw_fini(&det->w);
 	free(det->policy);
@@ -807,6 +911,17 @@ int main(int argc, char **argv)
 		}
 		if (det.policy->observe_only)
 			log_info("detect: observe-only policy: blocks are reported as \"would block\", never enforced");
+		if (o.reports) {
+			det.reports = strcmp(o.reports, "-") == 0 ? stdout : fopen(o.reports, "w");
+			if (!det.reports) {
+				log_err("agent: cannot write reports file=%s error=\"%s\"", o.reports, strerror(errno));
+				goto done;
+			}
+			if (det.reports == out || det.reports == det.out) {
+				log_err("config: --reports, --sessions and --verdicts cannot share stdout");
+				goto done;
+			}
+		}
 		ectx.det = &det;
 	}
 	t = session_tracker_new(&o.cfg, emit_session, &ectx);
@@ -839,6 +954,13 @@ int main(int argc, char **argv)
 	if (det.detect) {
 		const struct detect_counters *dc = detect_counters(det.detect);
 		detect_tick(det.detect, det.last_ts_us);
+		if (det.reports) {
+			report_stats(&det, det.last_ts_us / 1000000 + 1);
+			if (det.reports_failed || fflush(det.reports) != 0) {
+				log_err("agent: writing reports failed file=%s", o.reports);
+				rc = 2;
+			}
+		}
 		log_info("detect: done vms=%llu unattributed_sessions=%llu vms_dropped=%llu verdicts=%llu",
 			 (unsigned long long)dc->vms, (unsigned long long)det.unattributed,
 			 (unsigned long long)dc->vms_dropped, (unsigned long long)dc->verdicts);

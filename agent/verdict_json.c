@@ -4,6 +4,7 @@
  */
 #include "verdict_json.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -111,5 +112,45 @@ void verdict_to_json(const struct detect_verdict *v, struct jsonw *w)
 	jsonw_key(w, "reason"); jsonw_cstr(w, v->reason);
 	rules_json(v, w);
 	evidence_json(v, w);
+	jsonw_obj_end(w);
+}
+
+static void fps_json(struct jsonw *w, const char *name, const struct stats_vm *st, enum stats_fp kind,
+		     uint64_t now_s)
+{
+	struct stats_fp_count top[STATS_JSON_TOP_FPS];
+	uint32_t n = st ? stats_vm_top(st, kind, now_s, top, STATS_JSON_TOP_FPS) : 0;
+	char hex[20];
+
+	jsonw_key(w, name);
+	jsonw_arr_begin(w);
+	for (uint32_t i = 0; i < n; i++) {
+		snprintf(hex, sizeof(hex), "%016" PRIx64, top[i].key);
+		jsonw_arr_begin(w);
+		jsonw_cstr(w, hex);
+		jsonw_uint(w, top[i].count);
+		jsonw_arr_end(w);
+	}
+	jsonw_arr_end(w);
+}
+
+void stats_entry_to_json(struct jsonw *w, const char *uuid, const char *name, const uint64_t n[SJ_COUNTS],
+			 const struct stats_vm *st, uint64_t now_s)
+{
+	static const char *const k[SJ_COUNTS] = { "attempts", "sessions", "messages", "rcpts",
+						  "rejected", "deferred", "user_unknown", "blocklist" };
+
+	jsonw_obj_begin(w);
+	jsonw_key(w, "uuid"); jsonw_cstr(w, uuid);
+	jsonw_key(w, "name"); jsonw_cstr(w, name);
+	for (int j = 0; j < SJ_COUNTS; j++) {
+		jsonw_key(w, k[j]);
+		jsonw_uint(w, n[j]);
+	}
+	jsonw_key(w, "fps");
+	jsonw_obj_begin(w);
+	fps_json(w, "digest", st, SF_DIGEST, now_s);
+	fps_json(w, "subject", st, SF_SUBJECT, now_s);
+	jsonw_obj_end(w);
 	jsonw_obj_end(w);
 }

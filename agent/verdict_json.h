@@ -14,4 +14,17 @@
  * recipient addresses. */
 void verdict_to_json(const struct detect_verdict *v, struct jsonw *w);
 
+/* The counts of one VM's entry in a "stats" report, in this order. */
+enum { SJ_ATTEMPTS, SJ_SESSIONS, SJ_MESSAGES, SJ_RCPTS, SJ_REJECTED, SJ_DEFERRED, SJ_USER_UNKNOWN,
+       SJ_BLOCKLIST, SJ_COUNTS };
+#define STATS_JSON_TOP_FPS 3     /* fingerprints per kind in an entry */
+
+/* Append one VM's entry of a "stats" report (the live agent's every 10 s,
+ * the offline --reports lines): uuid, name, its counts n[SJ_COUNTS] for
+ * the interval, and "fps", the fingerprints the controller's campaign
+ * rule reads: the STATS_JSON_TOP_FPS most frequent body digests and
+ * subject templates of the 10 minutes ending at now_s (st may be NULL). */
+void stats_entry_to_json(struct jsonw *w, const char *uuid, const char *name, const uint64_t n[SJ_COUNTS],
+			 const struct stats_vm *st, uint64_t now_s);
+
 #endif

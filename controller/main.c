@@ -610,6 +610,9 @@ static void usage(FILE *f)
 "  --dns-timeout S          seconds per DNS query (default 2; all checks of a\n"
 "                           request finish within 5 times that)\n"
 "  -n, --check              check the configuration, print \"configuration OK\"\n"
+"      --print-policy       print the policy as the controller's rules (tw.lua)\n"
+"                           get it, as JSON, and exit (make eval replays agent\n"
+"                           reports through tw.lua with it)\n"
 "  -h, --help               this text\n"
 "      --version            print the version\n",
 		TW_DATADIR);
@@ -625,6 +628,7 @@ int main(int argc, char **argv)
 		{ "tokens", required_argument, 0, 'T' }, { "resolver", required_argument, 0, 'D' },
 		{ "dnsbl", required_argument, 0, 'B' }, { "dns-timeout", required_argument, 0, 'W' },
 		{ "check", no_argument, 0, 'n' }, { "help", no_argument, 0, 'h' },
+		{ "print-policy", no_argument, 0, 'Q' },
 		{ "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
 	struct ctl_config cfg = { .redis = "127.0.0.1:6379", .prefix = "tw", .listen = "127.0.0.1:8425",
@@ -633,7 +637,7 @@ int main(int argc, char **argv)
 	struct policy_errors errs;
 	char consumer[128], host[64];
 	const char *pwfile = NULL;
-	bool check = false, no_dnsbl = false;
+	bool check = false, no_dnsbl = false, print_policy = false;
 	int o, rc = 1;
 
 	while ((o = getopt_long(argc, argv, "nh", lo, NULL)) != -1) {
@@ -670,6 +674,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'n': check = true; break;
+		case 'Q': print_policy = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("tapwarden-controller %s\n", CTL_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -732,6 +737,10 @@ int main(int argc, char **argv)
 			 used ? ladder : "3600", c.policy.forget_after_s, c.policy.campaign_enabled ? "true" : "false",
 			 c.policy.campaign_window_s, c.policy.campaign_min_vms, c.policy.campaign_min_messages,
 			 c.policy.campaign_block_s == POLICY_MANUAL ? 10u * 365 * 86400 : c.policy.campaign_block_s);
+	}
+	if (print_policy) {
+		printf("%s\n", c.policy_json);
+		return 0;
 	}
 	{
 		/* the request lint flags the same shorteners as the agents */
