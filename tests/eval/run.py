@@ -23,8 +23,9 @@ seconds), messages and recipients that got out (250) before the block,
 alerts.  A block of a legitimate or whitelisted VM is a false block.  The
 table goes to stdout, everything to --out.  --require: exit 1 when a
 target the default policy must meet is missed (no false blocks, every
-burst spambot blocked within 30 s median and under 100 messages leaked);
-the others are reported, met or not."""
+burst spambot blocked within 30 s median and under 100 messages leaked,
+the campaign rule blocking 90% of a campaign's VMs); the others are
+reported, met or not."""
 import argparse
 import glob
 import json
@@ -236,6 +237,10 @@ def targets(rows, generated):
             lim = 3600 if sel is SLOW else None
             ok = [x for x in s if x["blocked"] and (lim is None or (x["time_to_block_s"] or 0) <= lim)]
             add(label, s and len(ok) == len(s), "%d of %d" % (len(ok), len(s)), False, bool(s))
+        cp = [x for x in rows if x["scenario"] == "campaign-20vms"]
+        cb = [x for x in cp if x["blocked_by"] == "controller"]
+        add("the controller's campaign rule blocks at least 90% of a campaign's VMs", cp and len(cb) >= 0.9 * len(cp),
+            "%d of %d" % (len(cb), len(cp)), True, bool(cp))
         w = [x for x in rows if x["scenario"] == "whitelisted-compromised"]
         add("a compromised whitelisted VM raises an alert (and is not blocked)",
             w and all(x["alerts"] and not x["blocked"] for x in w),
