@@ -70,8 +70,13 @@ trap 'exit 130' INT TERM
 # ---- guest kernel and initramfs -------------------------------------------------------------
 CACHE="$ROOT/build/qemu-cache"
 mkdir -p "$CACHE"
-KPKG=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-[[ -n $KPKG ]] || { tw_log "no linux-image-amd64 in the apt lists (apt-get update)"; exit 2; }
+kernel_pkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }'; }
+KPKG=$(kernel_pkg)
+if [[ -z $KPKG ]]; then      # no package lists yet on this machine
+	apt-get update -q >"$WORK/apt-update.log" 2>&1
+	KPKG=$(kernel_pkg)
+fi
+[[ -n $KPKG ]] || { tw_log "no linux-image-amd64 in the apt lists: $(tail -n 2 "$WORK/apt-update.log" 2>/dev/null)"; exit 2; }
 if ! ls "$CACHE/${KPKG}"_*.deb >/dev/null 2>&1; then
 	(cd "$CACHE" && apt-get download "$KPKG" >"$WORK/download.log" 2>&1) ||
 		{ tw_log "apt-get download $KPKG failed: $(tail -n 2 "$WORK/download.log")"; exit 2; }
