@@ -13,6 +13,10 @@
 #     (ExecStartPre, run as the unit's user with its options) passes;
 #     systemd-analyze verify accepts both units and "security --offline"
 #     rates their exposure low;
+#   - the installed agent, run in a test namespace with exactly its unit's
+#     privileges (user tapwarden-agent, ambient CAP_NET_RAW and
+#     CAP_NET_ADMIN, no others, no new privileges), captures a guest's
+#     burst and blocks it in nftables: the unit's privileges suffice;
 #   - an edited conffile survives reinstalling the packages, and purging
 #     them removes /etc/tapwarden and the binaries.
 # Skips the install steps (and says so) when tapwarden packages are already
@@ -20,8 +24,12 @@
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VERSION=${1:?usage: run.sh VERSION}
+# shellcheck source=../integration/lib.sh
+source "$ROOT/tests/integration/lib.sh"
+# shellcheck source=../lib/hv.sh
+source "$ROOT/tests/lib/hv.sh"
 [[ $(id -u) == 0 ]] || { echo "deb: must run as root" >&2; exit 2; }
-for tool in dpkg-buildpackage lintian systemd-analyze; do
+for tool in dpkg-buildpackage lintian systemd-analyze setpriv smtp-sink nft; do
 	command -v "$tool" >/dev/null || { echo "deb: missing tool: $tool (make deps)" >&2; exit 2; }
 done
 FAILED=0
@@ -30,6 +38,7 @@ fail() { echo "FAIL $1${2:+: $2}"; FAILED=$((FAILED + 1)); }
 WORK=$(mktemp -d /tmp/tw-deb.XXXXXX)
 INSTALLED=0 USERS_BEFORE=""
 cleanup() {
+	tw_cleanup_all
 	if ((INSTALLED)); then
 		dpkg --purge tapwarden-agent tapwarden-controller tapwarden-common >/dev/null 2>&1
 		for u in tapwarden tapwarden-agent; do
@@ -136,6 +145,35 @@ else
 		grep -qx 'CapabilityBoundingSet=' /lib/systemd/system/tapwarden-controller.service &&
 		pass "capabilities: the agent CAP_NET_RAW and CAP_NET_ADMIN only, the controller none" ||
 		fail "capabilities"
+
+	# the packaged agent with its unit's privileges, on a test hypervisor
+	NS="twdb$$-hv" NS_S="twdb$$-s" NS_G="twdb$$-g"
+	UUID_G=dddddddd-1212-4000-8000-00000000000d
+	if hypervisor "$NS" "$NS_S" 198.18.12 && ns_new "$NS_G" &&
+		guest_on "$NS" "$NS_G" tapg0 52:54:00:12:00:02 198.18.12.2; then
+		{ echo "<node>"; domain deb-g "$UUID_G" 52:54:00:12:00:02 tapg0; echo "</node>"; } >"$WORK/node.xml"
+		chmod 755 "$WORK"; chmod 644 "$WORK/node.xml"
+		spawn "$NS" setpriv --reuid tapwarden-agent --regid tapwarden-agent --clear-groups \
+			--inh-caps=-all,+net_raw,+net_admin --ambient-caps=-all,+net_raw,+net_admin \
+			--bounding-set=-all,+net_raw,+net_admin --no-new-privs \
+			/usr/sbin/tapwarden-agent --libvirt "test://$WORK/node.xml" --policy /etc/tapwarden/policy.yaml \
+			--replies /etc/tapwarden/replies.yaml --whitelist /etc/tapwarden/whitelist.txt \
+			--metrics 127.0.0.1:9195 >"$WORK/agent.log" 2>&1
+		APID=$SPAWNED
+		up() { ip netns exec "$NS" curl -sf --max-time 2 http://127.0.0.1:9195/metrics | grep -q '^tapwarden_capture_up{tap="tapg0"'; }
+		wait_until 15 up    # (before: the PID is still ip netns exec, then setpriv)
+		caps=$(awk '/^CapEff/ {print $2}' "/proc/$APID/status" 2>/dev/null)
+		uid=$(awk '/^Uid/ {print $3}' "/proc/$APID/status" 2>/dev/null)
+		if up && [[ $caps == 0000000000003000 && $uid == "$(id -u tapwarden-agent)" ]] &&
+			sent=$(burst "$NS_G" 198.18.12.1) && wait_until 20 bash -c "[[ \$(ip netns exec $NS nft -j list set netdev tapwarden blocked 2>/dev/null | grep -c 'vm=$UUID_G') -ge 1 ]]"; then
+			pass "the installed agent as tapwarden-agent with only CAP_NET_RAW+CAP_NET_ADMIN (CapEff $caps) captured a burst and blocked it in nftables ($sent messages out)"
+		else
+			fail "the agent with its unit's privileges" "caps=$caps uid=$uid sent=${sent:-} $(tail -n 5 "$WORK/agent.log")"
+		fi
+		tw_cleanup_all
+	else
+		fail "test hypervisor for the packaged agent"
+	fi
 
 	echo "# local change" >>/etc/tapwarden/policy.yaml
 	if dpkg -i --force-confold "$common" "$agent" "$controller" >"$WORK/reinstall.out" 2>&1 &&
