@@ -18,6 +18,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=../integration/lib.sh
 source "$ROOT/tests/integration/lib.sh"
+# shellcheck source=../lib/unbound.sh
+source "$ROOT/tests/lib/unbound.sh"
 
 [[ -x "${TW_TWCTL:-}" ]] || { echo "dns: TW_TWCTL must name the binary" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || { echo "dns: must run as root" >&2; exit 2; }
@@ -41,24 +43,10 @@ pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1${2:+: $2}"; FAILED=$((FAILED + 1)); }
 
 ns_new "$NS" || { tw_log "cannot make the namespace"; exit 1; }
-KEY=$(openssl genrsa 1024 2>/dev/null | openssl rsa -pubout 2>/dev/null | grep -v -- ----- | tr -d '\n')
+KEY=$(dkim_pubkey)
 [[ -n $KEY ]] || { tw_log "openssl: cannot make a DKIM key"; exit 1; }
 
-cat >"$WORK/unbound.conf" <<CONF
-server:
-  interface: 127.0.0.1@5353
-  port: 5353
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$WORK"
-  pidfile: ""
-  use-syslog: no
-  logfile: ""
-  verbosity: 1
-  do-ip6: no
-  access-control: 127.0.0.0/8 allow
-  module-config: "iterator"
+unbound_start "$NS" <<ZONES
   # good.example: every check passes for 198.18.9.10 (SPF through an include)
   local-zone: "good.example." static
   local-data: 'good.example. TXT "v=spf1 include:_spf.good.example -all"'
@@ -106,10 +94,7 @@ server:
   local-data: '21.9.18.198.zen.spamhaus.org. A 127.255.255.254'
   local-zone: "bl.spamcop.net." static
   local-data: '22.9.18.198.bl.spamcop.net. A 127.0.0.2'
-remote-control:
-  control-enable: no
-CONF
-spawn "$NS" unbound -d -c "$WORK/unbound.conf" >"$WORK/unbound.log" 2>&1
+ZONES
 # ready when it answers a fixture name
 dns_up() { in_ns "$NS" "$TW_TWCTL" --json whitelist dns --ip 198.18.9.10 --domain good.example \
 	--resolver "$DNS" --dnsbl none --timeout 1 2>/dev/null | python3 -c 'import json,sys; sys.exit(0 if any(c["name"] == "ptr" and c["status"] == "pass" for c in json.load(sys.stdin)["checks"]) else 1)'; }

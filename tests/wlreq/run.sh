@@ -31,6 +31,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=../integration/lib.sh
 source "$ROOT/tests/integration/lib.sh"
+# shellcheck source=../lib/unbound.sh
+source "$ROOT/tests/lib/unbound.sh"
 # shellcheck source=../lib/daemon.sh
 source "$ROOT/tests/lib/daemon.sh"
 # shellcheck source=../lib/tokens.sh
@@ -98,23 +100,9 @@ guest_on "$NS" "$NS_N" tapn0 52:54:00:7b:00:01 $IP_N &&
   echo "</node>"; } >"$WORK/node.xml"
 
 # a real RSA public key for the DKIM key record (the sample's signature is not verified)
-KEY=$(openssl genrsa 1024 2>/dev/null | openssl rsa -pubout 2>/dev/null | grep -v -- ----- | tr -d '\n')
+KEY=$(dkim_pubkey)
 [[ -n $KEY ]] || { tw_log "openssl: cannot make a DKIM key"; exit 1; }
-cat >"$WORK/unbound.conf" <<CONF
-server:
-  interface: 127.0.0.1@5353
-  port: 5353
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$WORK"
-  pidfile: ""
-  use-syslog: no
-  logfile: ""
-  verbosity: 1
-  do-ip6: no
-  access-control: 127.0.0.0/8 allow
-  module-config: "iterator"
+unbound_start "$NS" <<ZONES
   local-zone: "shop.example." static
   local-data: 'shop.example. TXT "v=spf1 ip4:198.18.8.0/29 -all"'
   local-data: "shop.example. MX 10 mail.shop.example."
@@ -129,10 +117,7 @@ server:
   local-zone: "zen.spamhaus.org." static
   local-data: "2.8.18.198.zen.spamhaus.org. A 127.0.0.2"
   local-zone: "bl.spamcop.net." static
-remote-control:
-  control-enable: no
-CONF
-spawn "$NS" unbound -d -c "$WORK/unbound.conf" >"$WORK/unbound.log" 2>&1
+ZONES
 dns_up() { in_hv python3 - "$DNS" <<'PY'
 import socket, struct, sys
 host, port = sys.argv[1].rsplit(":", 1)
