@@ -483,6 +483,26 @@ static const char html_msg[] =
 	"<embed src=x.swf><div>Hel<b>lo</b><br>there</div>"
 	"<a href='mailto:someone@example.org'>mail</a></body></html>\r\n";
 
+/* Named references are found by binary search in a sorted table: names
+ * from both ends, the middle, case pairs and prefixes of one another all
+ * decode (also without the ';', as browsers do), and a name that is only
+ * a prefix of one, or another's case, does not. */
+static void test_html_named_refs(void **state)
+{
+	char buf[512];
+	const char in[] = "&AElig;&zwnj;x&zwj;&Ouml;&ouml;&ETH;&eth;&Eacute;&ordf;&ordm;&lt;&gt;&amp;&quot;"
+			  "&szlig;&euro;&hellip;&yuml;&thorn;&THORN;&nbsp;&shy;|&et;&AMP;&zwn;&aelig";
+	const char want[] = "\xc3\x86x\xc3\x96\xc3\xb6\xc3\x90\xc3\xb0\xc3\x89\xc2\xaa\xc2\xba<>&\""
+			    "\xc3\x9f\xe2\x82\xac\xe2\x80\xa6\xc3\xbf\xc3\xbe\xc3\x9e |&et;&AMP;&zwn;\xc3\xa6";
+	size_t n;
+
+	(void)state;
+	memcpy(buf, in, sizeof(in));
+	n = html_decode_entities(buf, strlen(buf));
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(buf, want, n);
+}
+
 static void test_html(void **state)
 {
 	struct message_config c = cfg_default();
@@ -880,6 +900,7 @@ int main(void)
 		cmocka_unit_test(test_edge_cases),
 		cmocka_unit_test(test_memory_per_parser),
 		cmocka_unit_test(test_lazy_buffers),
+		cmocka_unit_test(test_html_named_refs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
