@@ -479,11 +479,21 @@ static const char *addr_type(const struct dnscheck_ip *ip)
 	return ip->a.family == AF_INET ? "A" : "AAAA";
 }
 
+/* How a lookup that got no answer ended, to follow "the X lookup ...":
+ * "timed out", or "failed (SERVFAIL)" written into buf. */
+static const char *no_answer(const struct dnscheck_res *r, char *buf, size_t cap)
+{
+	if (r->rc == RC_TIMEOUT)
+		return "timed out";
+	snprintf(buf, cap, "failed (%s)", r->why ? r->why : "error reply");
+	return buf;
+}
+
 static void fcrdns_cb(struct dnscheck *d, struct dnscheck_q *q, const struct dnscheck_res *r)
 {
 	struct dnscheck_ip *ip = q->ctx;
 	size_t w = ip->a.family == AF_INET ? 4 : 16;
-	char first[INET6_ADDRSTRLEN] = "?";
+	char first[INET6_ADDRSTRLEN] = "?", buf[64];
 
 	switch (r->rc) {
 	case RC_OK:
@@ -502,12 +512,9 @@ static void fcrdns_cb(struct dnscheck *d, struct dnscheck_q *q, const struct dns
 		line_set(&ip->fcrdns, CHECK_FAIL, "%s: %s has no %s record", ip->text, ip->ptr_name, addr_type(ip));
 		return;
 	case RC_TIMEOUT:
-		line_set(&ip->fcrdns, CHECK_WARN, "%s: the %s lookup of %s timed out", ip->text, addr_type(ip),
-			 ip->ptr_name);
-		return;
 	case RC_FAIL:
-		line_set(&ip->fcrdns, CHECK_WARN, "%s: the %s lookup of %s failed (%s)", ip->text, addr_type(ip),
-			 ip->ptr_name, r->why);
+		line_set(&ip->fcrdns, CHECK_WARN, "%s: the %s lookup of %s %s", ip->text, addr_type(ip),
+			 ip->ptr_name, no_answer(r, buf, sizeof(buf)));
 		return;
 	}
 }
@@ -517,6 +524,8 @@ static void ptr_cb(struct dnscheck *d, struct dnscheck_q *q, const struct dnsche
 	struct dnscheck_ip *ip = q->ctx;
 	size_t n;
 	int rc;
+	char buf[64];
+	const char *how;
 
 	switch (r->rc) {
 	case RC_OK:
@@ -546,12 +555,10 @@ static void ptr_cb(struct dnscheck *d, struct dnscheck_q *q, const struct dnsche
 		line_set(&ip->fcrdns, CHECK_FAIL, "%s: no PTR name to confirm", ip->text);
 		return;
 	case RC_TIMEOUT:
-		line_set(&ip->ptr, CHECK_WARN, "%s: the PTR lookup timed out", ip->text);
-		line_set(&ip->fcrdns, CHECK_WARN, "%s: the PTR lookup timed out", ip->text);
-		return;
 	case RC_FAIL:
-		line_set(&ip->ptr, CHECK_WARN, "%s: the PTR lookup failed (%s)", ip->text, r->why);
-		line_set(&ip->fcrdns, CHECK_WARN, "%s: the PTR lookup failed (%s)", ip->text, r->why);
+		how = no_answer(r, buf, sizeof(buf));
+		line_set(&ip->ptr, CHECK_WARN, "%s: the PTR lookup %s", ip->text, how);
+		line_set(&ip->fcrdns, CHECK_WARN, "%s: the PTR lookup %s", ip->text, how);
 		return;
 	}
 }
@@ -763,10 +770,8 @@ static void spf_txt_cb(struct dnscheck *d, struct dnscheck_q *q, const struct dn
 
 	switch (r->rc) {
 	case RC_TIMEOUT:
-		spf_error(d, ip, SPF_TEMPERROR, "the TXT lookup of %s timed out", f->domain);
-		return;
 	case RC_FAIL:
-		spf_error(d, ip, SPF_TEMPERROR, "the TXT lookup of %s failed (%s)", f->domain, r->why);
+		spf_error(d, ip, SPF_TEMPERROR, "the TXT lookup of %s %s", f->domain, no_answer(r, err, sizeof(err)));
 		return;
 	case RC_NXDOMAIN:
 	case RC_NODATA:
@@ -819,6 +824,7 @@ static void spf_a_cb(struct dnscheck *d, struct dnscheck_q *q, const struct dnsc
 	struct spf_eval *s = &ip->spf_eval;
 	const struct dnsrules_spf_term *t = spf_term(s->f[s->depth - 1], q->idx);
 	size_t w = ip->a.family == AF_INET ? 4 : 16;
+	char buf[64];
 
 	switch (r->rc) {
 	case RC_OK:
@@ -835,10 +841,9 @@ static void spf_a_cb(struct dnscheck *d, struct dnscheck_q *q, const struct dnsc
 			spf_run(d, ip);
 		return;
 	case RC_TIMEOUT:
-		spf_error(d, ip, SPF_TEMPERROR, "the %s lookup of %s timed out", addr_type(ip), q->name);
-		return;
 	case RC_FAIL:
-		spf_error(d, ip, SPF_TEMPERROR, "the %s lookup of %s failed (%s)", addr_type(ip), q->name, r->why);
+		spf_error(d, ip, SPF_TEMPERROR, "the %s lookup of %s %s", addr_type(ip), q->name,
+			  no_answer(r, buf, sizeof(buf)));
 		return;
 	}
 }
@@ -873,6 +878,7 @@ static void spf_mx_cb(struct dnscheck *d, struct dnscheck_q *q, const struct dns
 	struct spf_eval *s = &ip->spf_eval;
 	const char *names[DNSRULES_SPF_MX_MAX];
 	size_t n = 0, all = 0;
+	char buf[64];
 
 	switch (r->rc) {
 	case RC_OK:
@@ -883,10 +889,8 @@ static void spf_mx_cb(struct dnscheck *d, struct dnscheck_q *q, const struct dns
 			spf_run(d, ip);
 		return;
 	case RC_TIMEOUT:
-		spf_error(d, ip, SPF_TEMPERROR, "the MX lookup of %s timed out", q->name);
-		return;
 	case RC_FAIL:
-		spf_error(d, ip, SPF_TEMPERROR, "the MX lookup of %s failed (%s)", q->name, r->why);
+		spf_error(d, ip, SPF_TEMPERROR, "the MX lookup of %s %s", q->name, no_answer(r, buf, sizeof(buf)));
 		return;
 	}
 	for (size_t i = 0; i < r->msg->n; i++) {
@@ -1010,10 +1014,8 @@ static void dmarc_cb(struct dnscheck *d, struct dnscheck_q *q, const struct dnsc
 
 	switch (r->rc) {
 	case RC_TIMEOUT:
-		line_set(&d->dmarc, CHECK_WARN, "the TXT lookup of %s timed out", q->name);
-		return;
 	case RC_FAIL:
-		line_set(&d->dmarc, CHECK_WARN, "the TXT lookup of %s failed (%s)", q->name, r->why);
+		line_set(&d->dmarc, CHECK_WARN, "the TXT lookup of %s %s", q->name, no_answer(r, err, sizeof(err)));
 		return;
 	default:
 		break;
@@ -1081,10 +1083,8 @@ static void dkim_cb(struct dnscheck *d, struct dnscheck_q *q, const struct dnsch
 		line_set(&d->dkim, CHECK_FAIL, "no TXT record at %s (no key for the selector)", q->name);
 		return;
 	case RC_TIMEOUT:
-		line_set(&d->dkim, CHECK_WARN, "the TXT lookup of %s timed out", q->name);
-		return;
 	case RC_FAIL:
-		line_set(&d->dkim, CHECK_WARN, "the TXT lookup of %s failed (%s)", q->name, r->why);
+		line_set(&d->dkim, CHECK_WARN, "the TXT lookup of %s %s", q->name, no_answer(r, err, sizeof(err)));
 		return;
 	case RC_OK:
 		break;
@@ -1133,10 +1133,8 @@ static void dnsbl_cb(struct dnscheck *d, struct dnscheck_q *q, const struct dnsc
 		line_set(l, CHECK_PASS, "%s is not listed on %s", ip->text, zone);
 		return;
 	case RC_TIMEOUT:
-		line_set(l, CHECK_WARN, "%s: the lookup on %s timed out", ip->text, zone);
-		return;
 	case RC_FAIL:
-		line_set(l, CHECK_WARN, "%s: the lookup on %s failed (%s)", ip->text, zone, r->why);
+		line_set(l, CHECK_WARN, "%s: the lookup on %s %s", ip->text, zone, no_answer(r, why, sizeof(why)));
 		return;
 	case RC_OK:
 		break;
