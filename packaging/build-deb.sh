@@ -19,9 +19,13 @@ out=build/deb
 src="$out/tapwarden-$version"
 rm -rf "$out"
 mkdir -p "$src"
-# the tracked sources only (a build tree or local files never leak in)
+# what is committed (a build tree, local files or uncommitted edits never
+# leak in); outside git, the files as they are
 if git rev-parse --git-dir >/dev/null 2>&1; then
-	git ls-files -z | grep -zv '^packaging/debian/' | xargs -0 cp --parents -t "$src"
+	[[ -z $(git status --porcelain --untracked-files=no) ]] ||
+		echo "build-deb: uncommitted changes are not in the packages (they build HEAD)" >&2
+	git archive --format=tar HEAD | tar -x -C "$src"
+	rm -rf "$src/packaging/debian"
 else
 	find . -path ./build -prune -o -path ./.git -prune -o -path ./packaging/debian -prune -o \
 		-type f -print0 | xargs -0 cp --parents -t "$src"

@@ -85,6 +85,19 @@ if m1=$(has "$agent" /usr/sbin/tapwarden-agent /lib/systemd/system/tapwarden-age
 else
 	fail "layout" "missing:${m1:-}${m2:-}${m3:-} conffiles: $(conffiles "$agent")| $(conffiles "$controller")| $(conffiles "$common")"
 fi
+# maintainer scripts: never enabled by the package, restarted after an
+# upgrade, the agent stopped before its enforcement is removed
+script() { dpkg-deb --ctrl-tarfile "$1" | tar -xO "./$2" 2>/dev/null; }
+a_prerm=$(script "$agent" prerm) a_postinst=$(script "$agent" postinst)
+if grep -q "deb-systemd-invoke.*restart" <<<"$a_postinst" && ! grep -q "deb-systemd-invoke start" <<<"$a_postinst" &&
+	awk '/deb-systemd-invoke stop/ {s = NR} /remove-enforcement/ {r = NR} END {exit !(s && r && s < r)}' <<<"$a_prerm" &&
+	grep -q "rm -rf /var/lib/tapwarden" <<<"$(script "$agent" postrm)" &&
+	grep -q "deb-systemd-invoke.*restart" <<<"$(script "$controller" postinst)" &&
+	[[ $(dpkg-deb -c "$controller" | awk '$6 == "./etc/tapwarden/tokens.yaml" {print $1}') == -rw-r----- ]]; then
+	pass "maintainer scripts: not enabled on install, restarted on upgrade, the agent stopped before its rules go; tokens.yaml 0640 in the package"
+else
+	fail "maintainer scripts" "$(grep -n 'deb-systemd' <<<"$a_postinst$a_prerm" | head -5)"
+fi
 mkdir -p "$WORK/x"
 for d in "$common" "$agent" "$controller"; do dpkg-deb -x "$d" "$WORK/x"; done
 v1=$("$WORK/x/usr/sbin/tapwarden-agent" --version) v2=$("$WORK/x/usr/sbin/tapwarden-controller" --version)
