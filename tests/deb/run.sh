@@ -89,10 +89,10 @@ fi
 # upgrade, the agent stopped before its enforcement is removed
 script() { dpkg-deb --ctrl-tarfile "$1" | tar -xO "./$2" 2>/dev/null; }
 a_prerm=$(script "$agent" prerm) a_postinst=$(script "$agent" postinst)
-if grep -q "deb-systemd-invoke.*restart" <<<"$a_postinst" && ! grep -q "deb-systemd-invoke start" <<<"$a_postinst" &&
+if grep -q "_dh_action=restart" <<<"$a_postinst" && ! grep -q "no-enable\|deb-systemd-helper enable 'tapwarden-agent.service'$" <<<"$a_postinst" &&
 	awk '/deb-systemd-invoke stop/ {s = NR} /remove-enforcement/ {r = NR} END {exit !(s && r && s < r)}' <<<"$a_prerm" &&
 	grep -q "rm -rf /var/lib/tapwarden" <<<"$(script "$agent" postrm)" &&
-	grep -q "deb-systemd-invoke.*restart" <<<"$(script "$controller" postinst)" &&
+	grep -q "_dh_action=restart" <<<"$(script "$controller" postinst)" &&
 	[[ $(dpkg-deb -c "$controller" | awk '$6 == "./etc/tapwarden/tokens.yaml" {print $1}') == -rw-r----- ]]; then
 	pass "maintainer scripts: not enabled on install, restarted on upgrade, the agent stopped before its rules go; tokens.yaml 0640 in the package"
 else
