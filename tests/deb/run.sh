@@ -89,7 +89,8 @@ fi
 # upgrade, the agent stopped before its enforcement is removed
 script() { dpkg-deb --ctrl-tarfile "$1" | tar -xO "./$2" 2>/dev/null; }
 a_prerm=$(script "$agent" prerm) a_postinst=$(script "$agent" postinst)
-if grep -q "_dh_action=restart" <<<"$a_postinst" && ! grep -q "no-enable\|deb-systemd-helper enable 'tapwarden-agent.service'$" <<<"$a_postinst" &&
+# (debhelper's --no-enable form: enable only what was enabled before)
+if grep -q "_dh_action=restart" <<<"$a_postinst" && grep -q "deb-systemd-helper debian-installed" <<<"$a_postinst" &&
 	awk '/deb-systemd-invoke stop/ {s = NR} /remove-enforcement/ {r = NR} END {exit !(s && r && s < r)}' <<<"$a_prerm" &&
 	grep -q "rm -rf /var/lib/tapwarden" <<<"$(script "$agent" postrm)" &&
 	grep -q "_dh_action=restart" <<<"$(script "$controller" postinst)" &&
