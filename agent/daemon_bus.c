@@ -2,7 +2,7 @@
 /*
  * daemon_bus: the live daemon's link to the controller (agent process).
  * Turns what the daemon sees into reports (verdicts, enforcement results,
- * per-VM statistics every DBUS_STATS_S with the fingerprints the
+ * per-VM statistics every STATS_REPORT_S with the fingerprints the
  * controller's campaign rule needs, the inventory of VMs on this
  * hypervisor when it changes, health for the heartbeat) and applies the
  * controller's commands through the same enforcement path as the agent's
@@ -20,7 +20,6 @@
 #include "report.h"
 #include "verdict_json.h"
 
-#define DBUS_STATS_S 10
 #define DBUS_CHUNK 500        /* VMs per stats or inventory entry */
 
 static uint64_t mono_ms(void)
@@ -165,7 +164,7 @@ static void stats_report(struct daemon *d, uint64_t now_s)
 			if (in_chunk == 0) {
 				jsonw_reset(&d->bw);
 				jsonw_obj_begin(&d->bw);
-				jsonw_key(&d->bw, "interval_s"); jsonw_uint(&d->bw, DBUS_STATS_S);
+				jsonw_key(&d->bw, "interval_s"); jsonw_uint(&d->bw, STATS_REPORT_S);
 				jsonw_key(&d->bw, "vms");
 				jsonw_arr_begin(&d->bw);
 			}
@@ -238,7 +237,7 @@ void dbus_tick(struct daemon *d, uint64_t now_s)
 		inventory_report(d);
 	}
 	if (now_s >= d->next_stats_s) {
-		d->next_stats_s = now_s + DBUS_STATS_S;
+		d->next_stats_s = now_s + STATS_REPORT_S;
 		stats_report(d, now_s);
 	}
 	report_tick(d->rep, now_s);
@@ -259,7 +258,7 @@ int dbus_start(struct daemon *d)
 		log_err("report: %s", err);
 		return -EINVAL;
 	}
-	d->next_stats_s = (uint64_t)time(NULL) + DBUS_STATS_S;
+	d->next_stats_s = (uint64_t)time(NULL) + STATS_REPORT_S;
 	return 0;
 }
 

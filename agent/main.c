@@ -555,7 +555,6 @@ struct detection {
 	bool reports_failed;
 };
 
-#define REPORT_STATS_S 10            /* as the live agent's stats reports */
 
 /* One report line {"type", "ts", "body"} of w's object. */
 static void report_line(struct detection *det, const char *type, double ts, const struct jsonw *body)
@@ -572,7 +571,7 @@ static void report_stats(struct detection *det, uint64_t now_s)
 		return;
 	jsonw_reset(&det->w);
 	jsonw_obj_begin(&det->w);
-	jsonw_key(&det->w, "interval_s"); jsonw_uint(&det->w, REPORT_STATS_S);
+	jsonw_key(&det->w, "interval_s"); jsonw_uint(&det->w, STATS_REPORT_S);
 	jsonw_key(&det->w, "vms");
 	jsonw_arr_begin(&det->w);
 	for (size_t i = 0; i < det->n_rvm; i++)
@@ -703,7 +702,7 @@ static void detection_session(struct detection *det, const struct session *s)
 	if (det->reports && det->last_ts_us / 1000000 >= det->report_s) {
 		if (det->report_s)
 			report_stats(det, det->report_s);
-		det->report_s = (det->last_ts_us / 1000000 / REPORT_STATS_S + 1) * REPORT_STATS_S;
+		det->report_s = (det->last_ts_us / 1000000 / STATS_REPORT_S + 1) * STATS_REPORT_S;
 	}
 	if (!id) {
 		det->unattributed++;
@@ -955,7 +954,7 @@ int main(int argc, char **argv)
 		const struct detect_counters *dc = detect_counters(det.detect);
 		detect_tick(det.detect, det.last_ts_us);
 		if (det.reports) {
-			report_stats(&det, det.last_ts_us / 1000000 + 1);
+			report_stats(&det, det.report_s ? det.report_s : det.last_ts_us / 1000000 + 1);
 			if (det.reports_failed || fflush(det.reports) != 0) {
 				log_err("agent: writing reports failed file=%s", o.reports);
 				rc = 2;

@@ -18,6 +18,7 @@ void verdict_to_json(const struct detect_verdict *v, struct jsonw *w);
 enum { SJ_ATTEMPTS, SJ_SESSIONS, SJ_MESSAGES, SJ_RCPTS, SJ_REJECTED, SJ_DEFERRED, SJ_USER_UNKNOWN,
        SJ_BLOCKLIST, SJ_COUNTS };
 #define STATS_JSON_TOP_FPS 3     /* fingerprints per kind in an entry */
+#define STATS_REPORT_S 10        /* a stats report covers this many seconds */
 
 /* Append one VM's entry of a "stats" report (the live agent's every 10 s,
  * the offline --reports lines): uuid, name, its counts n[SJ_COUNTS] for

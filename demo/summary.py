@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 
@@ -51,13 +52,23 @@ def lines(path):
         return []
 
 
-def block_time(block):
-    """When the block was decided: the decision's Redis stream id holds
-    milliseconds; its created field only seconds."""
-    d = str(block.get("decision") or "")
+def block_time(ev):
+    """When a block was decided: the decision's Redis stream id holds
+    milliseconds; the event's ts only seconds."""
+    d = str(ev.get("decision") or "")
     if "-" in d and d.split("-")[0].isdigit():
         return int(d.split("-")[0]) / 1000.0
-    return float(block.get("created") or 0) or None
+    return float(ev.get("ts") or ev.get("created") or 0) or None
+
+
+def vm_detail(base, uuid, token):
+    """The controller's page of one VM (history: newest first), or {}."""
+    try:
+        return api(base, "/v1/vms/" + uuid, token)
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return {}
+        raise
 
 
 def collect(work, base, netns):
@@ -66,7 +77,6 @@ def collect(work, base, netns):
     with open(os.path.join(work, "viewer.tok")) as f:
         token = f.read().strip()
     vms = {v["uuid"]: v for v in api(base, "/v1/vms?limit=1000", token)["vms"]}
-    blocks = {b["uuid"]: b for b in api(base, "/v1/blocks", token)["blocks"]}
     in_nft = nft_blocked(netns)
     spam_start = lines(os.path.join(work, "spam-start"))
     spam_start = float(spam_start[0]) if spam_start else None
@@ -74,7 +84,11 @@ def collect(work, base, netns):
     for g in guests:
         short = g["name"].removeprefix("demo-")
         v = vms.get(g["uuid"], {})
-        b = blocks.get(g["uuid"])
+        # blocked at any time during the demo (a block may have expired
+        # since: the first offence lasts an hour)
+        hist = vm_detail(base, g["uuid"], token).get("history") or [] if v else []
+        blocks = [e for e in hist if e.get("event") == "blocked"]
+        b = blocks[-1] if blocks else None
         totals = v.get("totals") or {}
         ttb = None
         if b and g["role"] == "compromised-spammer" and spam_start:
@@ -84,6 +98,7 @@ def collect(work, base, netns):
             "name": g["name"], "uuid": g["uuid"], "role": g["role"], "address": g["address"],
             "tap": g["tap"],
             "blocked": b is not None,
+            "blocked_now": (v.get("block") or None) is not None,
             "enforced_in_nftables": g["uuid"] in in_nft,
             "time_to_block_s": ttb,
             "messages_out": len(lines(os.path.join(work, "out-" + short))),
@@ -96,12 +111,14 @@ def collect(work, base, netns):
 
 
 def expected(rows):
-    """The demo's claim: the spammer is blocked, nobody else is."""
+    """The demo's claim: the spammer was blocked, nobody else ever was."""
     bad = []
     for r in rows:
-        want = r["role"] == "compromised-spammer"
-        if r["blocked"] != want or r["enforced_in_nftables"] != want:
-            bad.append("%s %s" % (r["name"], "not blocked" if want else "blocked"))
+        if r["role"] == "compromised-spammer":
+            if not r["blocked"]:
+                bad.append("%s not blocked" % r["name"])
+        elif r["blocked"] or r["enforced_in_nftables"]:
+            bad.append("%s blocked" % r["name"])
     return bad
 
 

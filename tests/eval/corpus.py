@@ -83,3 +83,10 @@ class Corpus:
 
     def pick(self, kind, rng):
         return self.get(rng.choice(self.files[kind]))
+
+    @staticmethod
+    def plain(m):
+        """One part, not base64 or quoted-printable: a body that can be
+        changed word by word and still be what its headers say."""
+        h = m.mime.lower()
+        return "multipart" not in h and "base64" not in h and "quoted-printable" not in h

@@ -28,6 +28,7 @@ the campaign rule blocking 90% of a campaign's VMs); the others are
 reported, met or not."""
 import argparse
 import glob
+import ipaddress
 import json
 import os
 import shutil
@@ -107,23 +108,33 @@ def replay(r, sha, policy, reports, whitelisted, t0):
     return blocks
 
 
-def score(name, seed, base, agent_blocks, ctl_blocks, verdicts, sessions, vmmap, label):
-    by_ip = {ip: v["uuid"] for ip, v in vmmap.items()}
-    names = {v["uuid"]: v["name"] for v in vmmap.values()}
+def is_ip(k):
+    try:
+        ipaddress.ip_address(k)
+        return True
+    except ValueError:
+        return False
+
+
+def score(name, seed, agent_blocks, ctl_blocks, verdicts, sessions, vmmap, label):
+    # sessions carry the client address: VMs mapped by MAC only get no
+    # leak figures (None), and their first spam message must be labelled
+    by_ip = {k: v["uuid"] for k, v in vmmap.items() if is_ip(k)}
+    names = {v["uuid"]: v.get("name") or v["uuid"] for v in vmmap.values()}
     wl = set(label.get("whitelisted") or [v["uuid"] for v in vmmap.values() if v.get("whitelisted")])
     spam = set(label["spam_vms"])
     start = dict(label.get("spam_start") or {})
     expect = label.get("expect") or {}
-    out_msgs = {}      # uuid -> [(ts_end, accepted messages, accepted rcpts)]
-    for s in sessions:
+    out_msgs = {}      # uuid -> [(ts_end, ts, accepted messages, accepted rcpts, encrypted)]
+    for s in sorted(sessions, key=lambda x: x["ts"]):
         u = by_ip.get(s["client"].rsplit(":", 1)[0].strip("[]"))
         if not u:
             continue
         m = sum(1 for x in s["transactions"] if x.get("data_code") == 250)
         rc = sum(sum(1 for y in x["rcpts"] if y.get("code") == 250)
                  for x in s["transactions"] if x.get("data_code") == 250)
-        out_msgs.setdefault(u, []).append((s["ts_end"], s["ts"], m, rc))
-        if u in spam and u not in start and m:
+        out_msgs.setdefault(u, []).append((s["ts_end"], s["ts"], m, rc, bool(s.get("starttls"))))
+        if u in spam and u not in start and (m or s.get("starttls")):
             start[u] = s["ts"]
     rows = []
     for u in label["spam_vms"] + label["legit_vms"]:
@@ -133,10 +144,17 @@ def score(name, seed, base, agent_blocks, ctl_blocks, verdicts, sessions, vmmap,
         t_block = first[0] if first else None
         st = start.get(u)
         alerts = [v for v in verdicts if v["vm"] == u and v["verdict"] == "alert"]
-        leak_m = leak_r = 0
-        if u in spam:
-            for te, ts, m, rc in out_msgs.get(u, []):
-                if st is not None and ts >= st - 1e-6 and (t_block is None or te <= t_block):
+        # what got out between the first spam message and the block (all of
+        # it when not blocked); unknown when it went encrypted (STARTTLS) or
+        # the VM's sessions cannot be attributed
+        leak_m = leak_r = None
+        if u in spam and st is not None and u in by_ip.values():
+            leak_m = leak_r = 0
+            for te, ts, m, rc, enc in out_msgs.get(u, []):
+                if ts >= st - 1e-6 and (t_block is None or te <= t_block):
+                    if enc:
+                        leak_m = leak_r = None
+                        break
                     leak_m += m
                     leak_r += rc
         row = {"scenario": name, "seed": seed, "vm": u, "name": names.get(u, u), "legit": u not in spam,
@@ -146,8 +164,8 @@ def score(name, seed, base, agent_blocks, ctl_blocks, verdicts, sessions, vmmap,
                                                      not c[2].startswith("agent:") else "agent"),
                "block_reason": first[1] if first else None,
                "time_to_block_s": round(t_block - st, 2) if first and st is not None else None,
-               "messages_leaked": leak_m if u in spam else None,
-               "rcpts_leaked": leak_r if u in spam else None,
+               "messages_leaked": leak_m,
+               "rcpts_leaked": leak_r,
                "alerts": len(alerts),
                "time_to_alert_s": (round(min(v["ts"] for v in alerts if v["ts"] >= st) - st, 2)
                                    if st is not None and any(v["ts"] >= st for v in alerts) else None)}
@@ -177,7 +195,7 @@ def run_one(args, r, sha, policy, work, base, name, seed):
     t0 = min((s["ts"] for s in sessions), default=0)
     wl = label.get("whitelisted") or [m["uuid"] for m in vmmap.values() if m.get("whitelisted")]
     ctl_blocks = replay(r, sha, policy, rep, wl, t0)
-    return score(name, seed, base, agent_blocks, ctl_blocks, verdicts, sessions, vmmap, label)
+    return score(name, seed, agent_blocks, ctl_blocks, verdicts, sessions, vmmap, label)
 
 
 def pct(xs, q):
@@ -195,7 +213,8 @@ def summarize(rows):
     legit = [x for x in rows if x["legit"]]
     blocked = [x for x in spam if x["blocked"]]
     ttb = [x["time_to_block_s"] for x in blocked if x["time_to_block_s"] is not None]
-    leak = [x["messages_leaked"] for x in blocked]
+    # leaks of every spam VM, blocked or not (an unblocked one leaks it all)
+    leak = [x["messages_leaked"] for x in spam if x["messages_leaked"] is not None]
     return {"spam_vms": len(spam), "spam_blocked": len(blocked),
             "detection_rate": round(len(blocked) / len(spam), 3) if spam else None,
             "legit_vms": len(legit), "false_blocks": sum(1 for x in legit if x["blocked"]),
@@ -206,8 +225,7 @@ def summarize(rows):
 
 
 def in_set(row, s):
-    short = row["name"].split("-", 1)[1] if row["name"].startswith(row["scenario"] + "-") else row["name"]
-    short = row["name"][len(row["scenario"]) + 1:] if row["name"].startswith(row["scenario"] + "-") else short
+    short = row["name"][len(row["scenario"]) + 1:] if row["name"].startswith(row["scenario"] + "-") else row["name"]
     return (row["scenario"], short) in s or (row["scenario"], None) in s
 
 
@@ -224,7 +242,7 @@ def targets(rows, generated):
     if generated:
         b = [x for x in rows if not x["legit"] and in_set(x, BURST)]
         ttb = [x["time_to_block_s"] for x in b if x["blocked"] and x["time_to_block_s"] is not None]
-        lk = [x["messages_leaked"] for x in b if x["blocked"]]
+        lk = [x["messages_leaked"] for x in b if x["messages_leaked"] is not None]
         add("every burst spambot blocked", b and all(x["blocked"] for x in b),
             "%d of %d" % (sum(x["blocked"] for x in b), len(b)), True, bool(b))
         add("burst spambots: median time to block < 30 s", ttb and pct(ttb, 0.5) < 30,
@@ -253,22 +271,19 @@ def fmt(v, unit=""):
 
 
 def table(rows, order):
+    def line(label, s):
+        return "%-24s %5d %5d %8s %6d %9s %9s %8s %8s %6d" % (
+            label, s["spam_vms"], s["legit_vms"], "%d/%d" % (s["spam_blocked"], s["spam_vms"]), s["false_blocks"],
+            fmt(s["time_to_block_s"]["median"], "s"), fmt(s["time_to_block_s"]["p95"], "s"),
+            fmt(s["messages_leaked"]["median"]), fmt(s["messages_leaked"]["p95"]), s["alerts"])
+
     out = ["%-24s %5s %5s %8s %6s %9s %9s %8s %8s %6s" % (
         "scenario", "spam", "legit", "blocked", "false", "ttb med", "ttb p95", "leak med", "leak p95", "alerts")]
-    for sc in order:
-        rs = [x for x in rows if x["scenario"] == sc]
-        if not rs:
-            continue
-        s = summarize(rs)
-        out.append("%-24s %5d %5d %8s %6d %9s %9s %8s %8s %6d" % (
-            sc, s["spam_vms"], s["legit_vms"], "%d/%d" % (s["spam_blocked"], s["spam_vms"]), s["false_blocks"],
-            fmt(s["time_to_block_s"]["median"], "s"), fmt(s["time_to_block_s"]["p95"], "s"),
-            fmt(s["messages_leaked"]["median"]), fmt(s["messages_leaked"]["p95"]), s["alerts"]))
-    s = summarize(rows)
-    out.append("%-24s %5d %5d %8s %6d %9s %9s %8s %8s %6d" % (
-        "all", s["spam_vms"], s["legit_vms"], "%d/%d" % (s["spam_blocked"], s["spam_vms"]), s["false_blocks"],
-        fmt(s["time_to_block_s"]["median"], "s"), fmt(s["time_to_block_s"]["p95"], "s"),
-        fmt(s["messages_leaked"]["median"]), fmt(s["messages_leaked"]["p95"]), s["alerts"]))
+    out += [line(sc, summarize([x for x in rows if x["scenario"] == sc])) for sc in order
+            if any(x["scenario"] == sc for x in rows)]
+    out.append(line("all", summarize(rows)))
+    out.append("ttb: from a VM's first spam message to its block (blocked VMs); leak: messages accepted "
+               "before the block (every spam VM whose mail is readable)")
     return "\n".join(out)
 
 
@@ -324,6 +339,8 @@ def main():
                     raise SystemExit("eval: %s needs %s.map.json and %s.label.json" % (pcap, name, name))
                 rows += run_one(args, r, sha, policy, work, base, name, 0)
                 order.append(name)
+            if not order:
+                raise SystemExit("eval: no .pcap in %s" % args.pcap_dir)
             generated = False
         else:
             import corpus

@@ -99,15 +99,20 @@ class Scenario:
         n = self.rng.randrange(1 << 16) if i is None else i
         return "198.19.%d.%d" % (n % 190 + 1, 25 + n // 190 % 200), PROVIDERS[n % len(PROVIDERS)]
 
-    def message(self, vm, kind, subject=None, body=None, headers=b"", rcpt="someone@example.test"):
-        m = self.corpus.pick(kind, self.rng)
+    def message(self, vm, kind, subject=None, headers=b"", rcpt="someone@example.test", src=None, mutation=None):
+        """A message of vm: src (a corpus Message; else one of kind picked
+        now) with its own MIME headers and body, mutated (mutate()) when
+        asked, under vm's envelope headers and subject."""
+        m = src or self.corpus.pick(kind, self.rng)
         self.qid += 1
         subj = subject if subject is not None else (m.subject or "(no subject)")
         date = "Fri, 01 Jan 2027 00:00:00 +0000"
         h = ("From: <%s@%s>\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%d.%s@%s>\r\n"
              % ("info" if not vm.spam else "mail", vm.domain, rcpt, subj, date, self.qid, self.seed, vm.domain)).encode()
         mime = (m.mime + "\r\n").encode("utf-8", "replace") if m.mime else b""
-        b = body if body is not None else m.body.encode("utf-8", "replace")
+        b = m.body.encode("utf-8", "replace")
+        if mutation:
+            b = mutate(self.rng, b, mutation)
         return h + headers + mime + b"\r\n" + b
 
     def send(self, t, vm, msgs, ehlo=None, mx=None, starttls=False, outcome=None):
@@ -220,11 +225,11 @@ def newsletter(sc):
     hdr = (b"List-Unsubscribe: <https://news.shop.example/u?id=%d>, <mailto:unsub@shop.example>\r\n"
            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nPrecedence: bulk\r\n"
            b"DKIM-Signature: v=1; a=rsa-sha256; d=shop.example; s=sel1; h=from:to:subject; bh=abc=; b=def=\r\n")
-    body = sc.message(v, "ham").split(b"\r\n\r\n", 1)[1]
+    src = sc.corpus.pick("ham", sc.rng)
     per = 20
     for k in range(n_msgs // per):
         t = T0 + 600 + 3600.0 * k / (n_msgs // per)
-        msgs = [(sc.message(v, "ham", "Our December newsletter", body=body, headers=hdr % (k * per + j)), 10)
+        msgs = [(sc.message(v, "ham", "Our December newsletter", headers=hdr % (k * per + j), src=src), 10)
                 for j in range(per)]
         sc.send(t, v, msgs, mx=sc.mx(k % 5), outcome=legit_outcome(sc.rng, unknown=0.005, defer=0.005))
 
@@ -246,13 +251,16 @@ def _normal_then(sc, v, t_spam):
     v.spam, v.expect = True, "block"
 
 
-def _burst(sc, v, t0, seconds, per_min, mutation=None, ehlo=None, starttls=False, template=None, clean=False):
-    base = sc.message(v, "spam")
-    subj_tpl = template or (sc.corpus.pick("spam", sc.rng).subject or "Special offer") + " %d"
+def _burst(sc, v, t0, seconds, per_min, mutation=None, ehlo=None, starttls=False, clean=False):
+    base = sc.corpus.pick("spam", sc.rng)
+    # a body that is changed must stay what its headers say: one part, not encoded
+    for _ in range(500):
+        if not mutation or sc.corpus.plain(base):
+            break
+        base = sc.corpus.pick("spam", sc.rng)
+    subj = sc.corpus.pick("spam", sc.rng).subject or "Special offer"
     for t in poisson(sc.rng, per_min / 60, t0, t0 + seconds):
-        body = mutate(sc.rng, base.split(b"\r\n\r\n", 1)[-1], mutation) if mutation else None
-        msg = sc.message(v, "spam", subj_tpl % sc.rng.randrange(1000, 9999) if "%d" in subj_tpl else subj_tpl,
-                         body=body)
+        msg = sc.message(v, "spam", "%s %d" % (subj, sc.rng.randrange(1000, 9999)), src=base, mutation=mutation)
         sc.send(t, v, [(msg, sc.rng.randint(1, 3))], ehlo=ehlo, starttls=starttls,
                 outcome=spam_outcome(sc.rng, unknown=0.02, blocklist=0.0) if clean else spam_outcome(sc.rng))
 
@@ -298,15 +306,14 @@ def blocklisted(sc):
 def campaign(sc):
     """The same campaign spread over 20 VMs: each sends 6 copies in 10
     minutes, within the same half hour: below every per-VM threshold."""
-    subj = (sc.corpus.pick("spam", sc.rng).subject or "Your chance") + " #%d"
-    body = sc.message(sc.vm("seed", "198.18.8.254"), "spam").split(b"\r\n\r\n", 1)[1]
-    sc.vms.pop()
+    subj = sc.corpus.pick("spam", sc.rng).subject or "Your chance"
+    src = sc.corpus.pick("spam", sc.rng)
     for i in range(20):
         v = sc.vm("c%02d" % i, "198.18.8.%d" % (10 + i), spam=True)
         t0 = T0 + 600 + sc.rng.uniform(0, 1800)
         for k in range(6):
             sc.send(t0 + k * 100 + sc.rng.uniform(0, 30), v,
-                    [(sc.message(v, "spam", subj % sc.rng.randrange(100, 999), body=body), 1)],
+                    [(sc.message(v, "spam", "%s #%d" % (subj, sc.rng.randrange(100, 999)), src=src), 1)],
                     outcome=spam_outcome(sc.rng, unknown=0.1, blocklist=0.05))
 
 
