@@ -35,13 +35,7 @@ source "$ROOT/tests/lib/tokens.sh"
 # shellcheck source=../tests/lib/hv.sh
 source "$ROOT/tests/lib/hv.sh"
 
-for v in TW_AGENT TW_CONTROLLER TW_TWCTL; do
-	[[ -x "${!v:-}" ]] || { echo "demo: $v must name the binary (run it with make demo)" >&2; exit 2; }
-done
-[[ $(id -u) == 0 ]] || { echo "demo: must run as root (namespaces, nftables)" >&2; exit 2; }
-for tool in nft redis-server redis-cli postfix swaks curl openssl; do
-	command -v "$tool" >/dev/null || { echo "demo: missing tool: $tool (make deps)" >&2; exit 2; }
-done
+tw_require demo TW_AGENT TW_CONTROLLER TW_TWCTL -- nft redis-server redis-cli postfix swaks curl openssl
 SECONDS_RUN=${DEMO_SECONDS:-0}
 [[ $SECONDS_RUN =~ ^[0-9]+$ ]] && ((SECONDS_RUN == 0 || (SECONDS_RUN >= 45 && SECONDS_RUN <= 86400))) ||
 	{ echo "demo: DEMO_SECONDS: 0 (until Ctrl-C) or 45 to 86400 seconds" >&2; exit 2; }

@@ -28,10 +28,7 @@ VERSION=${1:?usage: run.sh VERSION}
 source "$ROOT/tests/integration/lib.sh"
 # shellcheck source=../lib/hv.sh
 source "$ROOT/tests/lib/hv.sh"
-[[ $(id -u) == 0 ]] || { echo "deb: must run as root" >&2; exit 2; }
-for tool in dpkg-buildpackage lintian systemd-analyze setpriv smtp-sink nft; do
-	command -v "$tool" >/dev/null || { echo "deb: missing tool: $tool (make deps)" >&2; exit 2; }
-done
+tw_require deb -- dpkg-buildpackage lintian systemd-analyze setpriv smtp-sink nft
 FAILED=0
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1${2:+: $2}"; FAILED=$((FAILED + 1)); }

@@ -21,9 +21,7 @@ source "$ROOT/tests/integration/lib.sh"
 # shellcheck source=../lib/unbound.sh
 source "$ROOT/tests/lib/unbound.sh"
 
-[[ -x "${TW_TWCTL:-}" ]] || { echo "dns: TW_TWCTL must name the binary" >&2; exit 2; }
-[[ $(id -u) == 0 ]] || { echo "dns: must run as root" >&2; exit 2; }
-command -v unbound >/dev/null || { echo "dns: missing tool: unbound" >&2; exit 2; }
+tw_require dns TW_TWCTL -- unbound
 
 WORK=$(mktemp -d /tmp/tw-dns.XXXXXX)
 chmod 755 "$WORK"

@@ -91,6 +91,23 @@ hv_bridge() {
 	for a; do ip -n "$srv" addr add "$a" dev eth0 || return 1; done
 }
 
+# tw_require NAME VAR... [-- TOOL...]: exit 2 with a clear message unless
+# each VAR names an executable (the binaries under test), the script runs
+# as root and each TOOL is installed (make deps).  Every root test starts so.
+tw_require() {
+	local name=$1 t
+	shift
+	while (($#)) && [[ $1 != -- ]]; do
+		[[ -x "${!1:-}" ]] || { echo "$name: $1 must name the binary (got '${!1:-}')" >&2; exit 2; }
+		shift
+	done
+	(($#)) && shift
+	[[ $(id -u) == 0 ]] || { echo "$name: must run as root" >&2; exit 2; }
+	for t; do
+		command -v "$t" >/dev/null || { echo "$name: missing tool: $t (make deps)" >&2; exit 2; }
+	done
+}
+
 # spawn NS CMD... [redirections]: start CMD inside NS in the background and
 # track its PID for cleanup (also in SPAWNED).  "in_ns NS CMD &" would give
 # the PID of a subshell running the function: stopping that leaves CMD

@@ -34,14 +34,7 @@ source "$ROOT/tests/lib/daemon.sh"
 # shellcheck source=../lib/libvirt.sh
 source "$ROOT/tests/lib/libvirt.sh"
 
-if [[ -z "${TW_AGENT:-}" || ! -x "${TW_AGENT}" ]]; then
-	echo "lxc: TW_AGENT must name the tapwarden-agent binary (got '${TW_AGENT:-}')" >&2
-	exit 2
-fi
-[[ $(id -u) == 0 ]] || { echo "lxc: must run as root" >&2; exit 2; }
-for tool in libvirtd virtlogd virsh nsenter unshare smtp-sink swaks curl; do
-	command -v "$tool" >/dev/null || { echo "lxc: missing tool: $tool (libvirt-daemon-driver-lxc)" >&2; exit 2; }
-done
+tw_require lxc TW_AGENT -- libvirtd virtlogd virsh nsenter unshare smtp-sink swaks curl
 libvirtd_free lxc
 
 WORK=$(mktemp -d /tmp/tw-lxc.XXXXXX)

@@ -32,11 +32,7 @@ source "$ROOT/tests/lib/daemon.sh"
 # shellcheck source=../lib/libvirt.sh
 source "$ROOT/tests/lib/libvirt.sh"
 
-[[ -x "${TW_AGENT:-}" ]] || { echo "qemu: TW_AGENT must name the tapwarden-agent binary" >&2; exit 2; }
-[[ $(id -u) == 0 ]] || { echo "qemu: must run as root" >&2; exit 2; }
-for tool in libvirtd virtlogd virsh nsenter qemu-system-x86_64 smtp-sink cpio gzip apt-get dpkg-deb strings; do
-	command -v "$tool" >/dev/null || { echo "qemu: missing tool: $tool (make deps)" >&2; exit 2; }
-done
+tw_require qemu TW_AGENT -- libvirtd virtlogd virsh nsenter qemu-system-x86_64 smtp-sink cpio gzip apt-get dpkg-deb strings
 BUSYBOX=/bin/busybox
 [[ -x $BUSYBOX ]] && dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "ok installed" ||
 	{ echo "qemu: $BUSYBOX is not busybox-static (make deps)" >&2; exit 2; }

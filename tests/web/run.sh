@@ -35,13 +35,8 @@ source "$ROOT/tests/lib/tokens.sh"
 # shellcheck source=../lib/hv.sh
 source "$ROOT/tests/lib/hv.sh"
 
-for v in TW_AGENT TW_CONTROLLER TW_TWCTL; do
-	[[ -x "${!v:-}" ]] || { echo "web: $v must name the binary" >&2; exit 2; }
-done
-[[ $(id -u) == 0 ]] || { echo "web: must run as root" >&2; exit 2; }
-for tool in nft redis-server redis-cli smtp-sink curl node npm /usr/bin/chromium /usr/bin/prometheus /usr/bin/promtool; do
-	command -v "$tool" >/dev/null || { echo "web: missing tool: $tool" >&2; exit 2; }
-done
+tw_require web TW_AGENT TW_CONTROLLER TW_TWCTL -- nft redis-server redis-cli smtp-sink curl node npm \
+	/usr/bin/chromium /usr/bin/prometheus /usr/bin/promtool
 /usr/bin/python3 -c 'import jsonschema, yaml' || { echo "web: python3-jsonschema and python3-yaml are needed" >&2; exit 2; }
 
 WORK=$(mktemp -d /tmp/tw-web.XXXXXX)

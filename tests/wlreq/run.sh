@@ -40,13 +40,7 @@ source "$ROOT/tests/lib/tokens.sh"
 # shellcheck source=../lib/hv.sh
 source "$ROOT/tests/lib/hv.sh"
 
-for v in TW_AGENT TW_CONTROLLER TW_TWCTL; do
-	[[ -x "${!v:-}" ]] || { echo "wlreq: $v must name the binary" >&2; exit 2; }
-done
-[[ $(id -u) == 0 ]] || { echo "wlreq: must run as root" >&2; exit 2; }
-for tool in nft redis-server redis-cli smtp-sink curl unbound; do
-	command -v "$tool" >/dev/null || { echo "wlreq: missing tool: $tool" >&2; exit 2; }
-done
+tw_require wlreq TW_AGENT TW_CONTROLLER TW_TWCTL -- nft redis-server redis-cli smtp-sink curl unbound
 
 WORK=$(mktemp -d /tmp/tw-wlreq.XXXXXX)
 chmod 755 "$WORK"
