@@ -116,12 +116,16 @@ def is_ip(k):
         return False
 
 
-def score(name, seed, agent_blocks, ctl_blocks, verdicts, sessions, vmmap, label):
+def whitelisted(vmmap, label):
+    """The scenario's approved bulk senders: the label's list, else the map's flags."""
+    return set(label.get("whitelisted") or [v["uuid"] for v in vmmap.values() if v.get("whitelisted")])
+
+
+def score(name, seed, agent_blocks, ctl_blocks, verdicts, sessions, vmmap, label, wl):
     # sessions carry the client address: VMs mapped by MAC only get no
     # leak figures (None), and their first spam message must be labelled
     by_ip = {k: v["uuid"] for k, v in vmmap.items() if is_ip(k)}
     names = {v["uuid"]: v.get("name") or v["uuid"] for v in vmmap.values()}
-    wl = set(label.get("whitelisted") or [v["uuid"] for v in vmmap.values() if v.get("whitelisted")])
     spam = set(label["spam_vms"])
     start = dict(label.get("spam_start") or {})
     expect = label.get("expect") or {}
@@ -193,9 +197,9 @@ def run_one(args, r, sha, policy, work, base, name, seed):
         if x["verdict"] == "block" and not x.get("observe_only") and x["vm"] not in agent_blocks:
             agent_blocks[x["vm"]] = (x["ts"], "detection: " + ",".join(y["name"] for y in x.get("rules", [])), "agent")
     t0 = min((s["ts"] for s in sessions), default=0)
-    wl = label.get("whitelisted") or [m["uuid"] for m in vmmap.values() if m.get("whitelisted")]
-    ctl_blocks = replay(r, sha, policy, rep, wl, t0)
-    return score(name, seed, agent_blocks, ctl_blocks, verdicts, sessions, vmmap, label)
+    wl = whitelisted(vmmap, label)
+    ctl_blocks = replay(r, sha, policy, rep, sorted(wl), t0)
+    return score(name, seed, agent_blocks, ctl_blocks, verdicts, sessions, vmmap, label, wl)
 
 
 def pct(xs, q):
